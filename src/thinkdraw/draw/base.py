@@ -1,0 +1,67 @@
+"""The Renderer protocol: a plan in, pixels out. Backends are plugins chosen by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+from thinkdraw.plan.schema import ScenePlan
+
+ProgressCallback = Callable[[int, int], None]
+"""``callback(step, total)`` called as drawing proceeds."""
+
+
+@dataclass
+class DrawResult:
+    image: Image.Image
+    instance_mask: np.ndarray | None = None  # HxW uint16: 0 background, i+1 = plan.entities[i]
+    category_mask: np.ndarray | None = None  # HxW uint8: see thinkdraw.world.render.CATEGORY_IDS
+    info: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    name: str
+
+    def draw(
+        self,
+        plan: ScenePlan,
+        seed: int = 0,
+        mask: np.ndarray | None = None,
+        init: Image.Image | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DrawResult: ...
+
+
+class UnknownBackendError(ValueError):
+    pass
+
+
+_RENDERERS: dict[str, Callable[[], Renderer]] = {}
+
+
+def register_renderer(name: str, factory: Callable[[], Renderer]) -> None:
+    _RENDERERS[name] = factory
+
+
+def get_renderer(name: str) -> Renderer:
+    _load_builtin()
+    if name not in _RENDERERS:
+        raise UnknownBackendError(f"unknown renderer {name!r}; available: {', '.join(sorted(_RENDERERS))}")
+    return _RENDERERS[name]()
+
+
+def renderer_names() -> list[str]:
+    _load_builtin()
+    return sorted(_RENDERERS)
+
+
+def _load_builtin() -> None:
+    if "sketch" not in _RENDERERS:
+        from thinkdraw.draw.sketch import SketchRenderer
+
+        register_renderer("sketch", SketchRenderer)
