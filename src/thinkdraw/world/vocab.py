@@ -148,3 +148,24 @@ STYLES = ("flat", "photo", "sketch", "watercolor", "cartoon", "pixel art", "3d r
 LIGHT_DIRECTIONS = ("left", "right", "top", "none")
 
 MAX_COUNT = 12
+
+# Open-vocabulary nouns (category None) still need a habitat for layout: a few hints, ground otherwise.
+OPEN_HABITAT_HINTS: dict[str, str] = {
+    **{n: "sky" for n in ("airplane", "plane", "aeroplane", "helicopter", "drone", "butterfly", "bee",
+                          "dragonfly", "rocket", "ufo", "eagle", "owl", "parrot", "bat", "blimp", "zeppelin",
+                          "star", "planet", "rainbow", "lightning", "snowflake", "frisbee")},
+    **{n: "water" for n in ("shark", "whale", "dolphin", "octopus", "jellyfish", "seahorse", "squid", "submarine")},
+    **{n: "surface" for n in ("duck", "swan", "canoe", "kayak", "surfboard", "raft", "yacht", "ship", "ferry")},
+}
+
+# Where text goes on a text-carrying entity: a sub-box of the entity's box, in 0..1 of that box.
+TEXT_AREAS: dict[str, tuple[float, float, float, float]] = {
+    "sign": (0.06, 0.06, 0.94, 0.60),  # the board; the post is below
+    "banner": (0.08, 0.14, 0.92, 0.86),
+    "poster": (0.10, 0.08, 0.90, 0.70),
+}
+DEFAULT_TEXT_AREA = (0.12, 0.2, 0.88, 0.8)
+
+# Minimum legible glyph height (font size in px) at the native 256 px canvas; scales with canvas height.
+MIN_FONT_PX_256 = 14
+MAX_FONT_PX_256 = 40

@@ -1,0 +1,905 @@
+"""The built-in planner: prompt in, Reasoning + ScenePlan out, rules only, no network.
+
+Stages, each written into the reasoning trace so a person can audit it:
+  parse       quoted / introduced text is lifted out letter-exact; the rest is chunked into mentions
+              (quantity, colour, size, material, noun), relation phrases, negations, background, time, style
+  constraints counts, colour bindings, relations and negatives stated as constraints
+  plan        world categories, default colours from world knowledge, background and lighting
+  layout      the layout solver's boxes (in GoT's 0..1000 grid for readability)
+  text        each string, its carrier and its fitted box
+  physics     what rests on what (gravity), what floats or flies, light and shadows
+Deterministic for a given prompt and seed; the seed only varies the layout's free choices.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from thinkdraw.plan.layout import habitat, solve_layout
+from thinkdraw.plan.schema import (
+    Attributes,
+    Background,
+    Canvas,
+    Entity,
+    Lighting,
+    Reasoning,
+    Relation,
+    ScenePlan,
+    TextBlock,
+    to_got,
+)
+from thinkdraw.think import lexicon as L
+from thinkdraw.world.vocab import (
+    BACKGROUND_WORDS,
+    CATEGORIES,
+    CATEGORY_SYNONYMS,
+    COLOR_NAMES,
+    COLOR_SYNONYMS,
+    MAX_COUNT,
+    SIZE_SYNONYMS,
+    SIZES,
+)
+
+_QUOTES = [("\u201c", "\u201d"), ("\u201e", "\u201c"), ("\u00ab", "\u00bb"), ("\u2018", "\u2019"), ('"', '"'),
+           ("\u300c", "\u300d")]
+_TOKEN = re.compile(r"__TEXT\d+__|\d+(?:[.,]\d+)?[A-Za-z]*|[A-Za-z][A-Za-z'\-]*|[,;:.!?&]")
+_STOP_TEXT = set(L.CONJUNCTIONS) | {w for p in L.RELATION_PHRASES for w in p[:1]} | {
+    "at", "during", "against", "under", "with", "and", "in", "on", "above", "below", "next", "near", "to",
+    "that", "which", "while", "beside", "behind", "by", "over", "no", "without"}
+_PREPOSITIONS = {"in", "on", "at", "over", "under", "against", "across", "into", "onto", "by", "near",
+                 "above", "below", "beneath", "inside", "underneath", "through", "along"}
+_DETERMINERS = {"the", "a", "an", "some", "this", "that", "its", "their", "his", "her", "my", "our"}
+_BG_HEADS = {w for w in BACKGROUND_WORDS if " " not in w} | {"background", "backdrop", "underwater"}
+
+
+class PlanningError(ValueError):
+    """The prompt cannot be planned (empty, or nothing drawable in it)."""
+
+
+@dataclass
+class Mention:
+    noun: str
+    count: int = 1
+    vague: str | None = None
+    exact: bool = False
+    color: str | None = None
+    size: str | None = None
+    material: str | None = None
+    negated: bool = False
+    definite: bool = False
+    explicit_count: bool = False
+    texts: list[str] = field(default_factory=list)
+    position: str | None = None
+    ref: Mention | None = None  # coreference: "the cup" after "a cup"
+    ids: list[str] = field(default_factory=list)
+    group: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.group or self.ids[0]
+
+
+@dataclass
+class RelItem:
+    pred: str
+    phrase: str
+    inverted: bool = False
+
+
+@dataclass
+class Parse:
+    items: list = field(default_factory=list)  # Mention | RelItem | "CONJ"
+    background: str | None = None
+    bg_colors: list[str] = field(default_factory=list)
+    time: str | None = None
+    style: str | None = None
+    light: str | None = None
+    free_texts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------
+# word helpers
+# ------------------------------------------------------------------------------------------------
+def singularize(word: str) -> str:
+    """Singular form of an English noun, including irregular and naive plurals ("sheeps", "benchs")."""
+    w = word.lower()
+    if w in L.IRREGULAR_PLURALS:
+        return L.IRREGULAR_PLURALS[w]
+    if " " in w:
+        head = w.rsplit(" ", 1)
+        return f"{head[0]} {singularize(head[1])}"
+    if w in L.NOUNS or w in CATEGORIES or w in CATEGORY_SYNONYMS or w in L.SINGULAR_S_WORDS:
+        return w
+    if len(w) <= 3:
+        return w[:-1] if w.endswith("s") and w[:-1] in L.NOUNS else w
+    cands: list[str] = []
+    if w.endswith("ies"):
+        cands += [w[:-3] + "y", w[:-1]]
+    if w.endswith("ves"):
+        cands += [w[:-3] + "f", w[:-3] + "fe"]
+    if w.endswith("es"):
+        cands += [w[:-2]]
+    if w.endswith("s") and not w.endswith("ss"):
+        cands += [w[:-1]]
+    for c in cands:
+        if c in L.IRREGULAR_PLURALS and L.IRREGULAR_PLURALS[c] != c:  # naive plural of an irregular: "mices"
+            return L.IRREGULAR_PLURALS[c]
+    for c in cands:  # a known noun wins ("benches" -> bench, "horses" -> horse, "sheeps" -> sheep)
+        if c in L.NOUNS or c in CATEGORIES or c in CATEGORY_SYNONYMS or c in L.IRREGULAR_PLURALS.values():
+            return c
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if re.search(r"(ss|sh|ch|x|z)es$", w):
+        return w[:-2]
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def is_plural(word: str) -> bool:
+    w = word.lower()
+    if w in ("sheep", "fish", "deer", "moose", "skis", "scissors"):
+        return w in ("skis",)
+    return singularize(w) != w
+
+
+def color_of(tok: str) -> str | None:
+    t = tok.lower()
+    if t in COLOR_NAMES:
+        return t
+    return COLOR_SYNONYMS.get(t) or L.EXTRA_COLOR_WORDS.get(t)
+
+
+def category_of(noun: str) -> str | None:
+    if noun in CATEGORIES:
+        return noun
+    if noun in CATEGORY_SYNONYMS:
+        return CATEGORY_SYNONYMS[noun]
+    head = noun.rsplit(" ", 1)[-1]
+    if head != noun and head in CATEGORIES and noun not in ("hot dog", "teddy bear", "dining table"):
+        return head if noun != "stop sign" else "sign"
+    if head != noun and head in CATEGORY_SYNONYMS:
+        return CATEGORY_SYNONYMS[head]
+    if noun == "dining table" or noun == "coffee table":
+        return "table"
+    return None
+
+
+def _is_function(t: str) -> bool:
+    return (t in L.FILLER_WORDS or t in _DETERMINERS or t in L.NUMBER_WORDS or t in _PREPOSITIONS
+            or t in L.CONJUNCTIONS or t in L.EXACT_WORDS or t.isdigit() or not t[:1].isalpha()
+            or t in ("not", "no", "without", "of", "left", "right", "top", "bottom", "side", "middle",
+                     "center", "centre", "front", "back", "between", "next", "beside", "behind", "near",
+                     "style", "lit", "says", "reads", "reading", "saying", "labeled", "labelled", "written"))
+
+
+def _is_noun_token(t: str) -> bool:
+    return bool(t) and not _is_function(t) and color_of(t) is None and t not in SIZES and t not in SIZE_SYNONYMS \
+        and t not in L.MATERIALS and t not in L.ADJECTIVES
+
+
+def _known_noun(t: str) -> bool:
+    s = singularize(t)
+    return s in L.NOUNS or s in CATEGORIES or s in CATEGORY_SYNONYMS
+
+
+def _adjective_like(t: str) -> bool:
+    return t in L.ADJECTIVES or (not _known_noun(t) and t.endswith(("y", "ful", "ous", "ive", "ic", "less",
+                                                                  "ish", "ed", "ing", "al", "ly")))
+
+
+# ------------------------------------------------------------------------------------------------
+# parsing
+# ------------------------------------------------------------------------------------------------
+def _lift_quotes(prompt: str) -> tuple[str, list[str]]:
+    texts: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        texts.append(m.group(2))
+        return f" __TEXT{len(texts) - 1}__ "
+
+    s = prompt
+    for a, b in _QUOTES:
+        s = re.sub(f"({re.escape(a)})([^{re.escape(a + b)}]+?)({re.escape(b)})", sub, s)
+    # single straight quotes, not apostrophes: 'Cafe 24h'
+    s = re.sub(r"(?<![A-Za-z0-9])(')([^']+?)'(?![A-Za-z0-9])", sub, s)
+    return s, texts
+
+
+def _match(low: list[str], i: int, phrases) -> tuple[int, object] | None:
+    best = None
+    for p in phrases:
+        n = len(p)
+        if tuple(low[i:i + n]) == p and (best is None or n > best[0]):
+            best = (n, p)
+    return best
+
+
+def parse(prompt: str) -> Parse:
+    s, quoted = _lift_quotes(prompt)
+    toks = _TOKEN.findall(s)
+    low = [t.lower() for t in toks]
+    out = Parse()
+    i, n = 0, len(toks)
+    negate_next = False
+    pending_text_intro = False
+    rel_phrases = sorted(L.RELATION_PHRASES, key=len, reverse=True)
+
+    def last_mention() -> Mention | None:
+        for it in reversed(out.items):
+            if isinstance(it, Mention):
+                return it
+            if isinstance(it, RelItem):
+                return None
+        return None
+
+    def take_text(j: int) -> tuple[str | None, int]:
+        """Text starting at token j: a lifted quote, or an unquoted run up to a stop word."""
+        if j < n and toks[j].startswith("__TEXT"):
+            return quoted[int(toks[j][6:-2])], j + 1
+        k = j
+        words: list[str] = []
+        while k < n and toks[k] not in (",", ";", ".", "!", "?") and not toks[k].startswith("__TEXT"):
+            if words and low[k] in _STOP_TEXT and not toks[k].isupper():
+                break
+            words.append(toks[k])
+            k += 1
+        return (" ".join(words) if words else None), k
+
+    while i < n:
+        t = low[i]
+        # frames ("a photo of", "there are") carry no entity
+        m = _match(low, i, L.FRAME_PHRASES)
+        if m and (i == 0 or low[i - 1] in (",", ";", ".", "and") or m[0] >= 2):
+            i += m[0]
+            continue
+        # text introducers
+        m = _match(low, i, L.TEXT_INTRODUCERS)
+        if m or (t == ":" and last_mention() is not None):
+            j = i + (m[0] if m else 1)
+            txt, j2 = take_text(j)
+            if txt:
+                lm = last_mention()
+                (lm.texts if lm else out.free_texts).append(txt)
+                i = j2
+                continue
+            i = j
+            pending_text_intro = True
+            continue
+        if toks[i].startswith("__TEXT"):
+            txt = quoted[int(toks[i][6:-2])]
+            lm = last_mention()
+            (lm.texts if lm else out.free_texts).append(txt)
+            i += 1
+            continue
+        # lighting and style phrases
+        m = _match(low, i, L.LIGHT_PHRASES)
+        if m:
+            out.light = L.LIGHT_PHRASES[m[1]]  # type: ignore[index]
+            i += m[0]
+            continue
+        sm = _style_at(low, i)
+        if sm:
+            out.style, i = sm
+            continue
+        # time of day
+        tm = _time_at(low, i)
+        if tm:
+            out.time, i = tm
+            continue
+        # background phrase: "on the grass", "in the sea", "against a white wall", "on a black background"
+        bm = _background_at(low, i)
+        if bm:
+            kind, colors, i = bm
+            if kind:
+                out.background = kind
+            out.bg_colors += colors
+            continue
+        # absolute positions: "on the left", "at the top", "in the center"
+        am = _absolute_at(low, i)
+        if am:
+            pos, i = am
+            lm = last_mention()
+            if lm is not None:
+                lm.position = pos
+            continue
+        # negation
+        m = _match(low, i, L.NEGATORS)
+        if m and not (t == "zero" and i + 1 < n and low[i + 1] in ("and",)):
+            negate_next = True
+            i += m[0]
+            continue
+        # post-nominal colour: "that is red", "colored blue", "in red", "painted green"
+        pc = _post_color_at(low, i)
+        if pc and last_mention() is not None:
+            color, i = pc
+            last_mention().color = color  # type: ignore[union-attr]
+            continue
+        # relation phrases
+        m = None
+        for p in rel_phrases:
+            if tuple(low[i:i + len(p)]) == p:
+                m = (len(p), p)
+                break
+        if m:
+            pred = L.RELATION_PHRASES[m[1]]
+            j = i + m[0]
+            # "on the left" without "of" was handled above; "in front of" etc. are phrases
+            inverted = last_mention() is None and not any(isinstance(x, Mention) for x in out.items[-1:])
+            out.items.append(RelItem(pred, " ".join(m[1]), inverted=inverted and _clause_start(out.items)))
+            i = j
+            continue
+        if t in L.CONJUNCTIONS or (t == "as" and low[i:i + 3] == ["as", "well", "as"]):
+            out.items.append("CONJ")
+            i += 3 if t == "as" else 1
+            continue
+        # a mention
+        mm = _mention_at(toks, low, i)
+        if mm:
+            men, i = mm
+            if negate_next:
+                men.negated = True
+                negate_next = False
+            if pending_text_intro:
+                pending_text_intro = False
+            out.items.append(men)
+            continue
+        i += 1
+    return out
+
+
+def _clause_start(items: list) -> bool:
+    for it in reversed(items):
+        if it == "CONJ":
+            return True
+        if isinstance(it, Mention | RelItem):
+            return False
+    return True
+
+
+def _style_at(low: list[str], i: int) -> tuple[str, int] | None:
+    j = i + 1 if low[i] == "in" else i
+    j = j + 1 if j < len(low) and low[j] in ("a", "an", "the") else j
+    m = _match(low, j, L.STYLE_PHRASES)
+    if not m:
+        return None
+    end = j + m[0]
+    style = L.STYLE_PHRASES[m[1]]  # type: ignore[index]
+    styled = end < len(low) and low[end] in ("style", "styled", "-style")
+    strong = style in ("watercolor", "pixel art", "oil painting", "3d render", "line art", "minimalist")
+    if m[1] == ("photograph",):
+        return None
+    if styled or (strong and (low[i] == "in" or j == i)) or (low[i] == "in" and style != "flat"):
+        if not styled and j == i and m[1] in (("sketch",), ("cartoon",), ("flat",), ("vintage",)):
+            return None
+        return style, end + (1 if styled else 0)
+    return None
+
+
+_TIME_STRONG = {"night", "nighttime", "midnight", "sunset", "dusk", "sunrise", "dawn", "twilight", "daytime",
+                "evening"}
+
+
+def _time_at(low: list[str], i: int) -> tuple[str, int] | None:
+    from thinkdraw.world.vocab import TIME_WORDS
+
+    t = low[i]
+    if t in ("at", "during", "by", "in") and i + 1 < len(low):
+        j = i + 1 + (low[i + 1] in ("the", "a"))
+        if j < len(low) and low[j] in TIME_WORDS and low[j] not in ("dark", "sunny", "starry"):
+            return TIME_WORDS[low[j]], j + 1
+        if low[i:i + 3] == ["at", "golden", "hour"]:
+            return "sunset", i + 3
+    if t in _TIME_STRONG:
+        return TIME_WORDS[t], i + 1
+    if t in ("starry", "sunny") and i + 1 < len(low) and low[i + 1] in ("night", "sky", "day"):
+        return ("night" if t == "starry" else "day"), i + 2
+    return None
+
+
+def _background_at(low: list[str], i: int) -> tuple[str | None, list[str], int] | None:
+    t = low[i]
+    if t == "underwater":
+        return "sea", [], i + 1
+    j = i
+    if t in _PREPOSITIONS:
+        j += 1
+    elif t not in ("a", "an", "the") and t not in _BG_HEADS and color_of(t) is None:
+        return None
+    start = j
+    while j < len(low) and low[j] in ("a", "an", "the", "some", "plain", "blank", "clear", "blue-ish", "open",
+                                       "calm", "green", "blue", "bright", "cloudy", "wide", "solid"):
+        j += 1
+    colors: list[str] = []
+    while j < len(low) and color_of(low[j]) and j + 1 < len(low) and (low[j + 1] in _BG_HEADS or color_of(low[j + 1])):
+        colors.append(color_of(low[j]))  # type: ignore[arg-type]
+        j += 1
+    if j >= len(low):
+        return None
+    w = low[j]
+    if w in ("background", "backdrop"):
+        if t not in _PREPOSITIONS and j == start and not colors:
+            return None
+        return "plain" if colors else None, colors, j + 1
+    if w in _BG_HEADS and (t in _PREPOSITIONS or j > i):
+        if t not in _PREPOSITIONS and j + 1 < len(low) and low[j + 1] not in (",", ".", "and", ";"):
+            return None
+        kind = BACKGROUND_WORDS[w]
+        plain_colors = [c for c in low[start:j] if color_of(c)]
+        if w == "sky" and plain_colors:
+            return kind, [], j + 1
+        return kind, colors, j + 1 + (low[j + 1:j + 2] == ["background"])
+    if w == "table" and t in ("on", "at") and (j + 1 >= len(low) or low[j + 1] in (",", ".", "and", ";")):
+        return None  # a table is a thing in this world: keep it as an entity
+    return None
+
+
+def _absolute_at(low: list[str], i: int) -> tuple[str, int] | None:
+    if low[i] not in ("on", "at", "in", "to"):
+        return None
+    j = i + 1 + (i + 1 < len(low) and low[i + 1] == "the")
+    if j >= len(low):
+        return None
+    w = low[j]
+    words = {"left": "left", "right": "right", "top": "top", "bottom": "bottom", "center": "center",
+             "centre": "center", "middle": "center"}
+    if w not in words:
+        return None
+    k = j + 1
+    if k < len(low) and low[k] in ("side", "corner", "edge", "half", "part"):
+        k += 1
+    if k < len(low) and low[k] in ("of", "-hand", "hand"):
+        return None  # a relation ("on the left of") or a compound
+    return words[w], k
+
+
+def _post_color_at(low: list[str], i: int) -> tuple[str, int] | None:
+    seqs = [("that", "is"), ("which", "is"), ("that", "are"), ("which", "are"), ("colored",), ("coloured",),
+            ("painted",), ("in",), ("is",), ("are",), ("all",), ("colored", "in"), ("painted", "in")]
+    for sq in sorted(seqs, key=len, reverse=True):
+        k = i + len(sq)
+        if tuple(low[i:k]) == sq and k < len(low):
+            if low[k] in L.COLOR_MODIFIERS and k + 1 < len(low) and color_of(low[k + 1]):
+                k += 1
+            c = color_of(low[k])
+            nxt = low[k + 1] if k + 1 < len(low) else ""
+            if c and not _is_noun_token(nxt) and nxt not in ("background", "backdrop") and nxt not in _BG_HEADS:
+                return c, k + 1 + (nxt in ("color", "colour", "colored"))
+    return None
+
+
+def _multiword_at(low: list[str], j: int) -> bool:
+    for k in (3, 2):
+        if j + k <= len(low):
+            words = low[j:j + k]
+            if " ".join(words) in L.MULTIWORD_NOUNS or " ".join(words[:-1] + [singularize(words[-1])]) in L.MULTIWORD_NOUNS:
+                return True
+    return False
+
+
+def _mention_at(toks: list[str], low: list[str], i: int) -> tuple[Mention, int] | None:
+    n = len(low)
+    j = i
+    count, vague, exact, explicit, definite = 1, None, False, False, False
+    while j < n and low[j] in L.EXACT_WORDS:
+        exact = True
+        j += 1
+    m = _match(low, j, L.QUANTITY_PHRASES)
+    if m:
+        count, explicit = L.QUANTITY_PHRASES[m[1]], True  # type: ignore[index]
+        if m[1] in (("a", "few"),):
+            vague = "a few"
+        j += m[0]
+    elif j < n and (low[j].isdigit() or (low[j] in L.NUMBER_WORDS and low[j] not in ("a", "an", "some"))):
+        if low[j].isdigit():
+            count = int(low[j])
+        else:
+            count = L.NUMBER_WORDS[low[j]]
+            vague = low[j] if low[j] in L.VAGUE_COUNTS else None
+        explicit = vague is None
+        j += 1
+        if j < n and low[j] == "of":  # "two of the apples"
+            j += 1
+    elif j < n and low[j] in ("a", "an", "one"):
+        j += 1
+    elif j < n and low[j] in ("the", "this", "that", "these", "those", "its", "their"):
+        definite = True
+        j += 1
+    elif j < n and low[j] == "some":
+        vague = "some"
+        count = 3
+        j += 1
+    while j < n and low[j] in L.EXACT_WORDS | {"single", "lone", "more"} and low[j] not in ("only",):
+        exact = exact or low[j] in L.EXACT_WORDS
+        j += 1
+    color = size = material = None
+    while j < n:
+        w = low[j]
+        if _multiword_at(low, j):
+            break
+        if w in L.COLOR_MODIFIERS and j + 1 < n and color_of(low[j + 1]):
+            j += 1
+            continue
+        c = color_of(w)
+        # "orange" at the head of the phrase is the fruit
+        if c and not (w == "orange" and (j + 1 >= n or _is_function(low[j + 1]))):
+            color = color or c
+            j += 1
+            if j < n and low[j] in ("-", "colored", "coloured", "and") and j + 1 < n and color_of(low[j + 1]):
+                j += 1
+            continue
+        if w in SIZES or w in SIZE_SYNONYMS:
+            size = SIZE_SYNONYMS.get(w, w)
+            j += 1
+            continue
+        if w in L.MATERIALS and j + 1 < n and _is_noun_token(low[j + 1]):
+            material = w
+            j += 1
+            continue
+        if w in L.ADJECTIVES and j + 1 < n and (_is_noun_token(low[j + 1]) or color_of(low[j + 1])) \
+                and not _known_noun(w):
+            j += 1
+            continue
+        if w in L.ADJECTIVES and j + 1 < n and color_of(low[j + 1]):
+            j += 1
+            continue
+        break
+    if j >= n:
+        return None
+    # the noun: multi-word first, then a compound of known nouns, then any content word
+    noun = None
+    for k in (3, 2):
+        if j + k <= n:
+            phrase = " ".join(low[j:j + k])
+            sing = " ".join(low[j:j + k - 1] + [singularize(low[j + k - 1])])
+            if phrase in L.MULTIWORD_NOUNS or sing in L.MULTIWORD_NOUNS:
+                noun, plural, j = sing, phrase != sing, j + k
+                break
+    if noun is None:
+        w = low[j]
+        if not (_is_noun_token(w) or ((w in L.MATERIALS or color_of(w)) and _known_noun(w))):
+            return None
+        # skip adjective-like unknown words before a real noun ("a fluffy cat")
+        while j + 1 < n and _adjective_like(w) and _is_noun_token(low[j + 1]) and not _known_noun(w):
+            j += 1
+            w = low[j]
+        parts = [w]
+        j += 1
+        while j < n and _is_noun_token(low[j]) and _known_noun(low[j]) and (
+                _known_noun(parts[-1]) or not _adjective_like(parts[-1])) and len(parts) < 3:
+            parts.append(low[j])
+            j += 1
+        plural = is_plural(parts[-1])
+        noun = " ".join(parts[:-1] + [singularize(parts[-1])])
+        # "a glass of water": the container is the thing
+        if j + 1 < n and low[j] == "of" and _is_noun_token(low[j + 1]):
+            j += 2
+    men = Mention(noun=noun, count=count, vague=vague, exact=exact, color=color, size=size, material=material,
+                  definite=definite, explicit_count=explicit)
+    if not explicit and plural and not definite and count == 1 and not low[i] in ("a", "an", "one"):
+        men.count, men.vague = 3, men.vague or "plural"
+    if definite and plural:
+        men.count = 3 if not explicit else men.count
+    return men, j
+
+
+# ------------------------------------------------------------------------------------------------
+# building the plan
+# ------------------------------------------------------------------------------------------------
+_DARK = {"black", "blue", "purple", "brown", "green", "red", "gray"}
+
+
+def _slug(noun: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", noun.lower()).strip("_") or "thing"
+
+
+class RulesPlanner:
+    """Planner protocol: ``plan(prompt, seed) -> (Reasoning, ScenePlan)``."""
+
+    name = "rules"
+
+    def __init__(self, canvas: Canvas | None = None) -> None:
+        self.canvas = canvas or Canvas()
+
+    def plan(self, prompt: str, seed: int = 0) -> tuple[Reasoning, ScenePlan]:
+        return plan_prompt(prompt, seed=seed, canvas=self.canvas)
+
+
+def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tuple[Reasoning, ScenePlan]:
+    if prompt is None or not prompt.strip():
+        raise PlanningError("empty prompt: say what to draw, e.g. 'a red apple left of a blue cup'")
+    prompt = " ".join(prompt.split())
+    ps = parse(prompt)
+    rs = Reasoning()
+    plan = ScenePlan(prompt=prompt, canvas=canvas or Canvas())
+
+    # ---- mentions -> entities (coreference for definite mentions of something already named)
+    mentions = [it for it in ps.items if isinstance(it, Mention)]
+    positive: list[Mention] = []
+    negatives: list[str] = []
+    counters: dict[str, int] = {}
+    groups: set[str] = set()
+    for men in mentions:
+        if men.negated or men.count == 0:
+            if men.noun not in negatives:
+                negatives.append(men.noun)
+            continue
+        prior = next((p for p in positive if p.noun == men.noun), None)
+        if men.definite and prior is not None and not men.explicit_count:
+            men.ref = prior
+            continue
+        if men.count > MAX_COUNT:
+            plan.warnings.append(f"count {men.count} for '{men.noun}' capped at {MAX_COUNT}")
+            men.count = MAX_COUNT
+        slug = _slug(men.noun)
+        for _ in range(men.count):
+            counters[slug] = counters.get(slug, 0) + 1
+            men.ids.append(f"{slug}_{counters[slug]}")
+        if men.count > 1:
+            g = slug if slug not in groups else f"{slug}_g{len(groups) + 1}"
+            groups.add(g)
+            men.group = g
+        positive.append(men)
+    if not positive and not ps.free_texts:
+        if negatives:
+            raise PlanningError(f"nothing to draw: the prompt only says what must not appear ({', '.join(negatives)})")
+        raise PlanningError(f"nothing to draw in {prompt!r}: no object was recognised")
+
+    def resolve(m: Mention) -> Mention:
+        return m.ref or m
+
+    # ---- relations between mentions
+    relations: list[Relation] = []
+    run: list[Mention] = []
+    k = 0
+    items = ps.items
+    while k < len(items):
+        it = items[k]
+        if isinstance(it, Mention):
+            if not it.negated and it.count > 0:
+                run.append(resolve(it))
+            k += 1
+            continue
+        if it == "CONJ":
+            k += 1
+            continue
+        # a relation: the object(s) follow
+        objs = [resolve(x) for x in items[k + 1:] if isinstance(x, Mention) and not x.negated][:2]
+        nxt = [x for x in items[k + 1:k + 6] if isinstance(x, Mention)]
+        if not objs or not nxt:
+            k += 1
+            continue
+        pred = it.pred
+        if it.inverted and len(objs) >= 2 and pred != "between":
+            subj, obj = [objs[1]], objs[0]  # "to the left of B is A"
+            skip_to = items.index(nxt[1], k + 1) + 1 if len(nxt) > 1 else k + 1
+        elif pred == "between":
+            if len(objs) < 2 or not run:
+                k += 1
+                continue
+            subj, obj = run, objs[0]
+            relations += [Relation(subject=s.name, predicate="between", object=objs[0].name, object2=objs[1].name)
+                          for s in subj if s is not objs[0] and s is not objs[1]]
+            run = []
+            k = items.index(nxt[1], k + 1) + 1 if len(nxt) > 1 else k + 1
+            continue
+        else:
+            if not run:
+                k += 1
+                continue
+            subj, obj = run, objs[0]
+            skip_to = items.index(nxt[0], k + 1) + 1
+        for s in subj:
+            if s is not obj:
+                relations.append(Relation(subject=s.name, predicate=pred, object=obj.name))
+        run = [] if not it.inverted else []
+        k = skip_to
+    # absolute positions become relations between mentions placed on opposite sides
+    lefts = [m for m in positive if m.position == "left"]
+    rights = [m for m in positive if m.position == "right"]
+    tops = [m for m in positive if m.position == "top"]
+    bottoms = [m for m in positive if m.position == "bottom"]
+    for a in lefts:
+        for b in positive:
+            if b is not a and b.position in ("right", "center"):
+                relations.append(Relation(subject=a.name, predicate="left_of", object=b.name))
+    for a in rights:
+        for b in positive:
+            if b is not a and b.position == "center":
+                relations.append(Relation(subject=a.name, predicate="right_of", object=b.name))
+    for a in tops:
+        for b in bottoms:
+            relations.append(Relation(subject=a.name, predicate="above", object=b.name))
+
+    # ---- entities with world knowledge
+    for men in positive:
+        cat = category_of(men.noun)
+        color = men.color
+        defaulted = False
+        if color is None and cat and CATEGORIES[cat].default_color and CATEGORIES[cat].kind == "thing":
+            color, defaulted = CATEGORIES[cat].default_color, True
+        for eid in men.ids:
+            attrs = Attributes(color=color, size=men.size, material=men.material)
+            if defaulted:
+                attrs.default_color = True  # type: ignore[attr-defined]
+            plan.entities.append(Entity(id=eid, noun=men.noun, category=cat, group=men.group, attributes=attrs))
+        if cat is None:
+            plan.warnings.append(f"'{men.noun}' is not in the built-in world: it is planned, but the built-in "
+                                 "renderer cannot draw it (it will appear as a placeholder)")
+    plan.relations = _dedupe(relations)
+    plan.negatives = negatives
+    for neg in negatives:
+        if any(e.noun == neg for e in plan.entities):
+            plan.warnings.append(f"'{neg}' is both asked for and excluded; the excluded mention was dropped")
+            plan.negatives.remove(neg)
+
+    # ---- text blocks
+    tid = 0
+    for men in positive:
+        for txt in men.texts:
+            for eid in men.ids:
+                tid += 1
+                carrier = plan.entity(eid)
+                dark = (carrier.attributes.color or "white") in _DARK
+                plan.texts.append(TextBlock(id=f"text_{tid}", content=txt, on=eid, color="white" if dark else "black"))
+    for txt in ps.free_texts:
+        tid += 1
+        plan.texts.append(TextBlock(id=f"text_{tid}", content=txt, on=None))
+
+    # ---- background, time, style, light
+    cats = [e.category for e in plan.entities]
+    habs = [habitat(e) for e in plan.entities]
+    bg_reason = "named in the prompt"
+    if ps.background:
+        bg = ps.background
+    elif "water" in habs or "surface" in habs:
+        bg, bg_reason = "sea", "fish and boats need water"
+    elif "table" in cats and not any(h in ("sky", "water", "surface") for h in habs):
+        bg, bg_reason = "wall", "a table stands indoors"
+    elif any(h == "ground" for h in habs) and any(c is not None for c in cats):
+        bg, bg_reason = "grass", "grounded things need ground to stand on"
+    elif habs and all(h == "sky" for h in habs):
+        bg, bg_reason = "sky", "everything here lives in the sky"
+    elif habs and all(h == "table" for h in habs) and all(c is not None for c in cats):
+        bg, bg_reason = "table", "small objects rest on a table top"
+    elif any(c == "table" for c in cats):
+        bg, bg_reason = "wall", "a table stands indoors"
+    else:
+        bg, bg_reason = "plain", "abstract shapes or objects outside the world: a plain background"
+    time = ps.time or ("night" if "moon" in cats and "sun" not in cats else "day")
+    time_reason = "named in the prompt" if ps.time else ("the moon is out, so it is night" if time == "night" else "default")
+    plan.background = Background(kind=bg, time=time, colors=ps.bg_colors)  # type: ignore[arg-type]
+    plan.style = ps.style or "flat"
+    plan.palette = sorted({e.attributes.color for e in plan.entities if e.attributes.color})
+
+    rs.add("parse", _parse_text(positive, negatives, ps))
+    rs.add("constraints", _constraints_text(positive, plan))
+    rs.add("plan", f"Background: {bg} ({bg_reason}); time of day: {time} ({time_reason}); style: {plan.style}. "
+                   + _category_text(plan))
+
+    # ---- layout
+    res = solve_layout(plan, seed=seed)
+    plan = res.plan
+    sun = next((e for e in plan.entities if e.category == "sun"), None)
+    light_reason = "named in the prompt"
+    if ps.light:
+        plan.lighting = Lighting(direction=ps.light)  # type: ignore[arg-type]
+    elif sun is not None and sun.box is not None:
+        cx = (sun.box[0] + sun.box[2]) / 2
+        d = "left" if cx < 0.4 else "right" if cx > 0.6 else "top"
+        plan.lighting = Lighting(direction=d)  # type: ignore[arg-type]
+        light_reason = f"the sun is at the {d}, so light comes from there"
+    elif time == "night":
+        plan.lighting = Lighting(direction="top")
+        light_reason = "night: soft light from above"
+    else:
+        light_reason = "default"
+    rs.add("layout", _layout_text(plan, res.unsatisfied, res.notes))
+    if plan.texts:
+        rs.add("text", _text_text(plan))
+    rs.add("physics", _physics_text(plan, light_reason))
+    return rs, plan
+
+
+def _dedupe(rels: list[Relation]) -> list[Relation]:
+    seen, out = set(), []
+    for r in rels:
+        key = (r.subject, r.predicate, r.object, r.object2)
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# reasoning text
+# ------------------------------------------------------------------------------------------------
+def _describe(m: Mention) -> str:
+    words = [str(m.count)]
+    if m.size:
+        words.append(m.size)
+    if m.color:
+        words.append(m.color)
+    if m.material:
+        words.append(m.material)
+    words.append(m.noun)
+    s = " ".join(words)
+    if m.vague:
+        s += f" ('{m.vague}' read as {m.count})"
+    return s
+
+
+def _parse_text(pos: list[Mention], neg: list[str], ps: Parse) -> str:
+    parts = [f"I read {len(pos)} thing(s) to draw: " + "; ".join(_describe(m) for m in pos) + "."]
+    if neg:
+        parts.append("Must not appear: " + ", ".join(neg) + ".")
+    texts = [t for m in pos for t in m.texts] + ps.free_texts
+    if texts:
+        parts.append("Exact text: " + ", ".join(repr(t) for t in texts) + ".")
+    rels = [it for it in ps.items if isinstance(it, RelItem)]
+    if rels:
+        parts.append("Spatial words: " + ", ".join(f"'{r.phrase}' -> {r.pred}" for r in rels) + ".")
+    return " ".join(parts)
+
+
+def _constraints_text(pos: list[Mention], plan: ScenePlan) -> str:
+    lines = []
+    for m in pos:
+        q = "exactly " if (m.exact or m.explicit_count) else ""
+        lines.append(f"{m.noun}: {q}{m.count}" + (f", color {m.color}" if m.color else ""))
+    for r in plan.relations:
+        extra = f" and {r.object2}" if r.object2 else ""
+        lines.append(f"{r.subject} {r.predicate.replace('_', ' ')} {r.object}{extra}")
+    if plan.negatives:
+        lines.append("absent: " + ", ".join(plan.negatives))
+    return "Constraints: " + "; ".join(lines) + "."
+
+
+def _category_text(plan: ScenePlan) -> str:
+    seen: dict[str, str] = {}
+    for e in plan.entities:
+        if e.noun in seen:
+            continue
+        if e.category:
+            d = " (its usual color)" if getattr(e.attributes, "default_color", False) else ""
+            seen[e.noun] = f"{e.noun} -> world category '{e.category}'" + (f", {e.attributes.color}{d}" if e.attributes.color else "")
+        else:
+            seen[e.noun] = f"{e.noun} -> outside the world (open vocabulary)"
+    return "Categories: " + "; ".join(seen.values()) + "."
+
+
+def _layout_text(plan: ScenePlan, unsat: list[str], notes: list[str]) -> str:
+    parts = [f"{e.id} at {list(to_got(e.box))}" for e in plan.entities if e.box]
+    s = "Boxes on the 0..1000 grid: " + ", ".join(parts) + "."
+    if notes:
+        s += " Adjustments: " + "; ".join(notes) + "."
+    s += " Unsatisfied: " + ("; ".join(unsat) if unsat else "none") + "."
+    return s
+
+
+def _text_text(plan: ScenePlan) -> str:
+    out = []
+    for t in plan.texts:
+        where = f"on {t.on}" if t.on else "as a free caption"
+        out.append(f"'{t.content}' ({len(t.content)} characters) {where}, {t.color} letters, box {list(to_got(t.box))}"
+                   if t.box else f"'{t.content}' {where}")
+    return "Text, letter for letter: " + "; ".join(out) + "."
+
+
+def _physics_text(plan: ScenePlan, light_reason: str) -> str:
+    out = []
+    for e in plan.entities:
+        s = e.supported_by
+        if s in ("ground", "table"):
+            out.append(f"{e.id} rests on the {s}")
+        elif s == "water":
+            out.append(f"{e.id} is in the water" if habitat(e) == "water" else f"{e.id} floats on the water")
+        elif s == "air":
+            out.append(f"{e.id} is in the air (not grounded)")
+        elif s:
+            out.append(f"{e.id} rests on {s}")
+    d = plan.lighting.direction
+    shadow = {"left": "to the right", "right": "to the left", "top": "straight down", "none": "nowhere"}[d]
+    return "; ".join(out) + f". Light from the {d} ({light_reason}); shadows fall {shadow}."
