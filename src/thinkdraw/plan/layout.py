@@ -242,6 +242,9 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
     stacked = _supports(plan)
     top = [e.id for e in plan.entities if e.id not in stacked]
     zone = {i: _zone(ents[i], plan) for i in top}
+    shapes = {i for i, z in zone.items() if z == "free"}
+    if len(shapes) < len(zone):  # shapes in a scene with things: they float in the sky band ...
+        zone = {i: ("air" if z == "free" else z) for i, z in zone.items()}
     size = {e.id: base_size(e, plan) for e in plan.entities}
     _widen_carriers(plan, size)
 
@@ -270,6 +273,10 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
             hedges.update((s, o) for s in subs for o in o2 if s != o)
         elif r.predicate in ("next_to", "near", "behind", "in_front_of"):
             soft.extend(pairs)
+    for s, o in soft:  # ... unless they stand next to something: then they share its zone
+        for a, b in ((s, o), (o, s)):
+            if a in shapes and b in zone and zone[b] != "air" and b not in shapes:
+                zone[a] = zone[b]
     for s, o in soft:  # next_to: pick a side unless already ordered
         if (s, o) not in hedges and (o, s) not in hedges:
             hedges.add((s, o) if rng.random() < 0.5 else (o, s))
@@ -294,6 +301,15 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
         if s in pos and o in pos:
             side = 1 if pos[s] > pos[o] else -1
             desired[s] = desired[o] + side * ((size[s][0] + size[o][0]) / 2 + 2 * GAP)
+    above: dict[str, list[str]] = defaultdict(list)
+    for u, v in vedges:  # "above"/"below": stack over the reference unless told a side
+        if u in pos and v in pos and (u, v) not in hkept and (v, u) not in hkept and zone[u] != zone[v]:
+            above[u].append(v)
+            above[v].append(u)
+    base = dict(desired)
+    for u, refs in above.items():
+        if not any((u, x) in hkept or (x, u) in hkept for x in order):
+            desired[u] = 0.5 * base[u] + 0.5 * sum(base[r] for r in refs) / len(refs)
     for i in top:  # absolute positions named in the prompt
         p = getattr(ents[i].attributes, "position", None)
         if p in ("left", "right", "center"):
@@ -331,9 +347,11 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
                 w, h = size[i]
                 if zname in ("ground", "surface"):
                     step = (hi - lo) / (R - 1) if R > 1 else 0.0
-                    line = hi - (R - 1 - r) * step
+                    line = hi - (R - 1 - r) * step if R > 1 else lo + 0.75 * (hi - lo)
                     if zname == "surface":
                         line = lo + h * 0.25  # a boat sits a little into the water
+                    if R > 1 and h > step * 1.2:  # rows receding to the horizon: keep them countable
+                        w, h = w * step * 1.2 / h, step * 1.2
                     h = min(h, line - 0.02)
                     y0, y1 = line - h, line
                     ents[i].supported_by = "water" if zname == "surface" else (
@@ -449,13 +467,9 @@ def _widen_carriers(plan: ScenePlan, size: dict[str, tuple[float, float]]) -> No
         need_w = max(text_extent(t.content, px)[0] for t in ts) * 1.15 / W / (ax1 - ax0)
         need_h = len(ts) * px * 1.4 / H / (ay1 - ay0)
         w, h = size[eid]
-        f = max(1.0, need_w / w, need_h / h)
-        w, h = w * f, h * f
-        if w > 0.92:
-            w, h = 0.92, h * 0.92 / w
-        if h > 0.7:
-            w, h = w * 0.7 / h, 0.7
-        size[eid] = (w, h)
+        f = max(1.0, need_h / h)  # taller for more lines, then wider (a longer board) for longer strings
+        w, h = max(w * f, need_w), h * f
+        size[eid] = (min(w, 0.96), min(h, 0.7))
 
 
 def _place_texts(plan: ScenePlan, res: LayoutResult) -> None:
@@ -480,11 +494,9 @@ def _place_texts(plan: ScenePlan, res: LayoutResult) -> None:
         for k, t in enumerate(ts):
             if t.box is not None and on is None:
                 continue
-            px = min(max_px, fit_font_size(t.content, aw * 0.92, ah * 0.8, lo=4, hi=max_px))
-            if px < min_px:
-                res.notes.append(f"text {t.content!r} fits only at {px}px (< {min_px}px legible)")
+            px = min(max_px, fit_font_size(t.content, aw * 0.97, ah * 0.8, lo=4, hi=max_px))
             tw, th = text_extent(t.content, px)
-            tw, th = (tw + 0.08 * aw) / W, (th * 1.3) / H
+            tw, th = min(tw + 0.03 * aw + 2, aw) / W, (th * 1.3) / H
             cx = (area[0] + area[2]) / 2
             cy = area[1] + (k + 0.5) * (area[3] - area[1]) / len(ts)
             t.box = _clip((cx - tw / 2, cy - th / 2, cx + tw / 2, cy + th / 2))
@@ -552,6 +564,13 @@ def check_layout(plan: ScenePlan) -> list[str]:
                     if not relation_holds(r.predicate, ents[s].box, ents[o].box, c):  # type: ignore[arg-type]
                         ref = f"{o} and {o2}" if o2 else o
                         out.append(f"{s} {r.predicate.replace('_', ' ')} {ref}")
+    min_px = _font_px(plan, MIN_FONT_PX_256)
+    for t in plan.texts:
+        if t.box is not None:
+            px = fit_font_size(t.content, (t.box[2] - t.box[0]) * plan.canvas.width,
+                               (t.box[3] - t.box[1]) * plan.canvas.height, lo=1)
+            if px < min_px:
+                out.append(f"text {t.content!r} fits only at {px}px (legible from {min_px}px)")
     stacked = set(_supports(plan))
     bands = _bands(plan)
     H = BACKGROUNDS[plan.background.kind].horizon

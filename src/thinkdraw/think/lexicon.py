@@ -85,7 +85,8 @@ FRAME_PHRASES: list[tuple[str, ...]] = [tuple(p.split()) for p in (
     "a view of", "a close-up of", "a closeup of", "a cartoon of", "a poster of", "an icon of",
     "there is", "there are", "there's", "there should be", "i want", "please draw", "draw", "show",
     "show me", "generate", "create", "make", "paint", "render", "depict", "an artwork of", "a shot of",
-    "a snapshot of", "photo of", "image of", "picture of", "drawing of", "illustration of",
+    "a snapshot of", "place", "put", "add", "include", "imagine", "design", "illustrate", "give me",
+    "i need", "i'd like", "can you draw", "could you draw", "please", "photo of", "image of", "picture of", "drawing of", "illustration of",
 )]
 FILLER_WORDS = {
     "the", "is", "are", "was", "were", "be", "being", "that", "which", "who", "it", "its", "their", "them",
@@ -110,10 +111,10 @@ ADJECTIVES = {
     "wide", "narrow", "bright", "dark", "light", "pale", "vivid", "striped", "spotted", "dotted", "plain",
     "fancy", "simple", "modern", "ancient", "vintage", "young", "baby", "little", "pretty", "beautiful",
     "ugly", "hot", "cold", "wet", "dry", "fresh", "ripe", "rotten", "empty", "full", "open", "closed",
-    "broken", "clean", "dirty", "soft", "hard", "heavy", "shiny", "glowing", "sleeping", "running", "smiling",
+    "broken", "clean", "dirty", "soft", "hard", "heavy", "glowing", "sleeping", "running", "smiling",
     "angry", "friendly", "wild", "toy", "cartoon", "realistic", "detailed", "colorful", "colourful", "lonely",
     "lovely", "nice", "sleepy", "fat", "thin", "fast", "slow", "red-roofed", "lit", "other", "another",
-    "identical", "similar", "different", "separate", "distinct", "whole", "half", "sliced", "juicy", "sunny",
+    "identical", "similar", "different", "separate", "distinct", "whole", "half", "sliced", "juicy", "sunny", "calm",
 }
 COLOR_MODIFIERS = {"light", "dark", "pale", "bright", "deep", "vivid", "pastel", "neon", "navy", "sky",
                    "royal", "lime", "forest", "hot", "baby", "olive", "dusty", "ruby", "emerald", "fire"}

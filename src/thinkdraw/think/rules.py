@@ -72,6 +72,7 @@ class Mention:
     texts: list[str] = field(default_factory=list)
     position: str | None = None
     ref: Mention | None = None  # coreference: "the cup" after "a cup"
+    pronoun: bool = False  # "it", "them": resolved to an earlier mention
     ids: list[str] = field(default_factory=list)
     group: str | None = None
 
@@ -225,6 +226,7 @@ def parse(prompt: str) -> Parse:
     i, n = 0, len(toks)
     negate_next = False
     pending_text_intro = False
+    pending_position: str | None = None
     rel_phrases = sorted(L.RELATION_PHRASES, key=len, reverse=True)
 
     def last_mention() -> Mention | None:
@@ -301,9 +303,11 @@ def parse(prompt: str) -> Parse:
         am = _absolute_at(low, i)
         if am:
             pos, i = am
-            lm = last_mention()
-            if lm is not None:
+            lm = out.items[-1] if out.items else None
+            if isinstance(lm, Mention):
                 lm.position = pos
+            else:
+                pending_position = pos  # "on the left, a tree": for the mention that follows
             continue
         # negation
         m = _match(low, i, L.NEGATORS)
@@ -331,8 +335,12 @@ def parse(prompt: str) -> Parse:
             out.items.append(RelItem(pred, " ".join(m[1]), inverted=inverted and _clause_start(out.items)))
             i = j
             continue
+        if t in ("it", "them", "this", "that") and out.items and isinstance(out.items[-1], RelItem):
+            out.items.append(Mention(noun=t, pronoun=True))
+            i += 1
+            continue
         if t in L.CONJUNCTIONS or (t == "as" and low[i:i + 3] == ["as", "well", "as"]):
-            out.items.append("CONJ")
+            out.items.append("CONJ_WITH" if t == "with" else "CONJ")
             i += 3 if t == "as" else 1
             continue
         # a mention
@@ -344,6 +352,8 @@ def parse(prompt: str) -> Parse:
                 negate_next = False
             if pending_text_intro:
                 pending_text_intro = False
+            if pending_position:
+                men.position, pending_position = pending_position, None
             out.items.append(men)
             continue
         i += 1
@@ -352,7 +362,7 @@ def parse(prompt: str) -> Parse:
 
 def _clause_start(items: list) -> bool:
     for it in reversed(items):
-        if it == "CONJ":
+        if it in ("CONJ", "CONJ_WITH"):
             return True
         if isinstance(it, Mention | RelItem):
             return False
@@ -371,7 +381,7 @@ def _style_at(low: list[str], i: int) -> tuple[str, int] | None:
     strong = style in ("watercolor", "pixel art", "oil painting", "3d render", "line art", "minimalist")
     if m[1] == ("photograph",):
         return None
-    if styled or (strong and (low[i] == "in" or j == i)) or (low[i] == "in" and style != "flat"):
+    if styled or (strong and (low[i] in ("in", "a", "an", "the") or j == i)) or (low[i] == "in" and style != "flat"):
         if not styled and j == i and m[1] in (("sketch",), ("cartoon",), ("flat",), ("vintage",)):
             return None
         return style, end + (1 if styled else 0)
@@ -448,10 +458,19 @@ def _absolute_at(low: list[str], i: int) -> tuple[str, int] | None:
     if w not in words:
         return None
     k = j + 1
+    if w in ("top", "bottom") and k < len(low) and low[k] in ("left", "right"):
+        w = low[k]  # "the top left corner": the horizontal side is what the layout can honour
+        k += 1
     if k < len(low) and low[k] in ("side", "corner", "edge", "half", "part"):
         k += 1
-    if k < len(low) and low[k] in ("of", "-hand", "hand"):
-        return None  # a relation ("on the left of") or a compound
+    if k < len(low) and low[k] == "of":
+        k2 = k + 1 + (k + 1 < len(low) and low[k + 1] in ("the", "this", "an", "a"))
+        if k2 < len(low) and low[k2] in ("picture", "image", "scene", "canvas", "frame", "photo", "drawing",
+                                         "composition", "page", "screen", "view"):
+            return words[w], k2 + 1
+        return None  # a relation ("on the left of the cat")
+    if k < len(low) and low[k] in ("-hand", "hand"):
+        return None
     return words[w], k
 
 
@@ -561,6 +580,8 @@ def _mention_at(toks: list[str], low: list[str], i: int) -> tuple[Mention, int] 
         w = low[j]
         if not (_is_noun_token(w) or ((w in L.MATERIALS or color_of(w)) and _known_noun(w))):
             return None
+        if j == i and w.endswith(("ing", "ed", "ly")) and not _known_noun(w):
+            return None  # a bare verb or adverb ("sailing", "parked"), not a thing
         # skip adjective-like unknown words before a real noun ("a fluffy cat")
         while j + 1 < n and _adjective_like(w) and _is_noun_token(low[j + 1]) and not _known_noun(w):
             j += 1
@@ -578,7 +599,7 @@ def _mention_at(toks: list[str], low: list[str], i: int) -> tuple[Mention, int] 
             j += 2
     men = Mention(noun=noun, count=count, vague=vague, exact=exact, color=color, size=size, material=material,
                   definite=definite, explicit_count=explicit)
-    if not explicit and plural and not definite and count == 1 and not low[i] in ("a", "an", "one"):
+    if not explicit and plural and not definite and count == 1 and low[i] not in ("a", "an", "one"):
         men.count, men.vague = 3, men.vague or "plural"
     if definite and plural:
         men.count = 3 if not explicit else men.count
@@ -622,6 +643,8 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
     counters: dict[str, int] = {}
     groups: set[str] = set()
     for men in mentions:
+        if men.pronoun:
+            continue
         if men.negated or men.count == 0:
             if men.noun not in negatives:
                 negatives.append(men.noun)
@@ -653,20 +676,35 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
     # ---- relations between mentions
     relations: list[Relation] = []
     run: list[Mention] = []
+    last_subject: list[Mention] = []
+    history: list[Mention] = []
     k = 0
     items = ps.items
+
+    def resolve_pronoun(m: Mention) -> Mention | None:
+        if not m.pronoun:
+            return resolve(m)
+        before = [h for h in history if all(h is not r for r in run)]
+        return before[-1] if before else None
+
     while k < len(items):
         it = items[k]
         if isinstance(it, Mention):
-            if not it.negated and it.count > 0:
+            if not it.negated and it.count > 0 and not it.pronoun:
                 run.append(resolve(it))
+                history.append(resolve(it))
+            k += 1
+            continue
+        if it == "CONJ_WITH":  # "a table with three cups on it": a new subject starts
+            run = []
             k += 1
             continue
         if it == "CONJ":
             k += 1
             continue
         # a relation: the object(s) follow
-        objs = [resolve(x) for x in items[k + 1:] if isinstance(x, Mention) and not x.negated][:2]
+        objs = [resolve_pronoun(x) for x in items[k + 1:] if isinstance(x, Mention) and not x.negated][:2]
+        objs = [o for o in objs if o is not None]
         nxt = [x for x in items[k + 1:k + 6] if isinstance(x, Mention)]
         if not objs or not nxt:
             k += 1
@@ -676,16 +714,25 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
             subj, obj = [objs[1]], objs[0]  # "to the left of B is A"
             skip_to = items.index(nxt[1], k + 1) + 1 if len(nxt) > 1 else k + 1
         elif pred == "between":
-            if len(objs) < 2 or not run:
+            run = run or last_subject
+            if objs and len(objs[0].ids) >= 2:  # "between two cups"
+                pair, used = (objs[0].ids[0], objs[0].ids[1]), 1
+            elif len(objs) >= 2:
+                pair, used = (objs[0].name, objs[1].name), 2
+            else:
                 k += 1
                 continue
-            subj, obj = run, objs[0]
-            relations += [Relation(subject=s.name, predicate="between", object=objs[0].name, object2=objs[1].name)
-                          for s in subj if s is not objs[0] and s is not objs[1]]
-            run = []
-            k = items.index(nxt[1], k + 1) + 1 if len(nxt) > 1 else k + 1
+            if not run:
+                k += 1
+                continue
+            relations += [Relation(subject=s.name, predicate="between", object=pair[0], object2=pair[1])
+                          for s in run if s not in objs[:used]]
+            last_subject, run = run, []
+            k = items.index(nxt[used - 1], k + 1) + 1 if len(nxt) >= used else k + 1
             continue
         else:
+            if not run:
+                run = last_subject  # "a book on a table, next to a mug": the same subject again
             if not run:
                 k += 1
                 continue
@@ -694,7 +741,7 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
         for s in subj:
             if s is not obj:
                 relations.append(Relation(subject=s.name, predicate=pred, object=obj.name))
-        run = [] if not it.inverted else []
+        last_subject, run = subj, []
         k = skip_to
     # absolute positions become relations between mentions placed on opposite sides
     lefts = [m for m in positive if m.position == "left"]
@@ -722,6 +769,8 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
             color, defaulted = CATEGORIES[cat].default_color, True
         for eid in men.ids:
             attrs = Attributes(color=color, size=men.size, material=men.material)
+            if men.position:
+                attrs.position = men.position  # type: ignore[attr-defined]
             if defaulted:
                 attrs.default_color = True  # type: ignore[attr-defined]
             plan.entities.append(Entity(id=eid, noun=men.noun, category=cat, group=men.group, attributes=attrs))
@@ -760,7 +809,7 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
         bg, bg_reason = "wall", "a table stands indoors"
     elif any(h == "ground" for h in habs) and any(c is not None for c in cats):
         bg, bg_reason = "grass", "grounded things need ground to stand on"
-    elif habs and all(h == "sky" for h in habs):
+    elif habs and all(h in ("sky", "free") for h in habs) and "sky" in habs:
         bg, bg_reason = "sky", "everything here lives in the sky"
     elif habs and all(h == "table" for h in habs) and all(c is not None for c in cats):
         bg, bg_reason = "table", "small objects rest on a table top"

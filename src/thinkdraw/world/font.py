@@ -23,11 +23,16 @@ def load_font(size: int, name: str = DEFAULT_FONT) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path(name)), max(1, int(size)))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=8192)
+def text_bbox(content: str, size: int, name: str = DEFAULT_FONT) -> tuple[int, int, int, int]:
+    """Ink box of ``content`` drawn at the origin at font ``size`` (PIL's getbbox)."""
+    return load_font(int(size), name).getbbox(content)
+
+
 def text_extent(content: str, size: int, name: str = DEFAULT_FONT) -> tuple[int, int]:
     """Pixel (width, height) of ``content`` at font ``size`` (ink box, single line)."""
-    x0, y0, x1, y1 = load_font(size, name).getbbox(content)
-    return (x1 - x0, y1 - y0)
+    x0, y0, x1, y1 = text_bbox(content, int(size), name)
+    return (max(0, x1 - x0), max(0, y1 - y0))
 
 
 def fit_font_size(content: str, box_w: float, box_h: float, lo: int = 4, hi: int = 400,

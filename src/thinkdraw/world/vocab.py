@@ -159,10 +159,11 @@ OPEN_HABITAT_HINTS: dict[str, str] = {
 }
 
 # Where text goes on a text-carrying entity: a sub-box of the entity's box, in 0..1 of that box.
+# Fixed per category (independent of the seed) and inside what the world renderer draws as the board.
 TEXT_AREAS: dict[str, tuple[float, float, float, float]] = {
-    "sign": (0.06, 0.06, 0.94, 0.60),  # the board; the post is below
-    "banner": (0.08, 0.14, 0.92, 0.86),
-    "poster": (0.10, 0.08, 0.90, 0.70),
+    "sign": (0.08, 0.08, 0.92, 0.54),  # the board; the post is below
+    "banner": (0.14, 0.18, 0.86, 0.70),
+    "poster": (0.10, 0.10, 0.90, 0.78),
 }
 DEFAULT_TEXT_AREA = (0.12, 0.2, 0.88, 0.8)
 
