@@ -475,7 +475,7 @@ def _widen_carriers(plan: ScenePlan, size: dict[str, tuple[float, float]]) -> No
 def _place_texts(plan: ScenePlan, res: LayoutResult) -> None:
     """Text boxes sized so the exact string fits the font, inside the carrier's text area."""
     W, H = plan.canvas.width, plan.canvas.height
-    min_px, max_px = _font_px(plan, MIN_FONT_PX_256), _font_px(plan, MAX_FONT_PX_256)
+    max_px = _font_px(plan, MAX_FONT_PX_256)
     groups: dict[str | None, list[TextBlock]] = defaultdict(list)
     for t in plan.texts:
         groups[t.on].append(t)
