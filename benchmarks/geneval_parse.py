@@ -182,8 +182,8 @@ def _check_position(rel: str, subjects: list[dict], refs: list[dict]) -> tuple[b
     return True, ""
 
 
-def score_all(rows: list[dict[str, Any]], plans: list[dict[str, Any] | None], by_category: bool = False
-              ) -> dict[str, Any]:
+def score_all(rows: list[dict[str, Any]], plans: list[dict[str, Any] | None], by_category: bool = False,
+              show: int = 20) -> dict[str, Any]:
     """Aggregate scores: overall, per tag, per criterion, and the failing prompts."""
     per_tag: dict[str, dict[str, Any]] = {}
     per_crit = {c: {"n": 0, "passed": 0} for c in CRITERIA}
@@ -209,7 +209,7 @@ def score_all(rows: list[dict[str, Any]], plans: list[dict[str, Any] | None], by
     return {
         "n": n, "correct": correct, "overall": correct / n if n else 0.0,
         "per_tag": per_tag, "per_criterion": per_crit,
-        "n_failures": len(failures), "failures": failures[:20],
+        "n_failures": len(failures), "failures": failures[:show],
     }
 
 
@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save-plans", help="write the planner output here")
     ap.add_argument("--planner-args", default="", help="extra arguments for `thinkdraw plan`")
     ap.add_argument("--json", help="write the figures to this file")
+    ap.add_argument("--show", type=int, default=20, help="how many failing prompts to print")
     ap.add_argument("--world", type=int, metavar="N", help="score N world-sampler prompts instead of GenEval")
     ap.add_argument("--split", default="heldout", choices=["train", "heldout"], help="with --world")
     ap.add_argument("--seed", type=int, default=0, help="with --world")
@@ -327,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         outputs, wall = run_planner([r["prompt"] for r in rows], args.planner_args.split())
         if args.save_plans:
             Path(args.save_plans).write_text("".join(json.dumps(o) + "\n" for o in outputs))
-    report = score_all(rows, align(rows, outputs), by_category=bool(args.world))
+    report = score_all(rows, align(rows, outputs), by_category=bool(args.world), show=args.show)
     report["source"] = f"world:{args.split}:{args.seed}" if args.world else "geneval"
     if wall is not None:
         report["planner_wall_s"] = round(wall, 3)

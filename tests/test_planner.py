@@ -194,3 +194,41 @@ def test_planner_is_fast():
     for k in range(200):
         plan_prompt(f"{k % 12 + 1} red apples left of a blue cup and a sign that says SALE {k}")
     assert time.perf_counter() - t < 10
+
+
+@pytest.mark.parametrize("prompt,noun,text", [
+    ("BAKERY written on a sign", "sign", "BAKERY"),
+    ("\u201cNorth\u201d written on a green poster", "poster", "North"),
+    ("a banner with JUICE written on it", "banner", "JUICE"),
+    ("a flag labeled NYC3WQ", "flag", "NYC3WQ"),
+    ("a poster showing BREAD, with a green ball", "poster", "BREAD"),
+])
+def test_text_phrasings_before_and_after_the_carrier(prompt, noun, text):
+    _, plan = plan_prompt(prompt)
+    assert [t.content for t in plan.texts] == [text]
+    assert plan.entity(plan.texts[0].on).noun == noun
+
+
+def test_showing_is_text_only_on_a_carrier_and_free_text_is_kept():
+    _, plan = plan_prompt("a photo showing a cat")
+    assert plan.texts == [] and [e.noun for e in plan.entities] == ["cat"]
+    _, plan = plan_prompt('the word "HELLO" above a red heart')
+    assert [(t.content, t.on) for t in plan.texts] == [("HELLO", None)]
+    assert [e.noun for e in plan.entities] == ["heart"]
+
+
+@pytest.mark.parametrize("prompt,color", [("a yellow-colored house", "yellow"), ("a car, blue in color", "blue"),
+                                          ("a light-blue balloon", "blue")])
+def test_more_color_phrasings(prompt, color):
+    _, plan = plan_prompt(prompt)
+    assert [e.attributes.color for e in plan.entities] == [color]
+
+
+def test_side_of_something_named_before_and_lead_ins():
+    _, plan = plan_prompt("a house with a green bird on its left")
+    assert [(r.subject, r.predicate, r.object) for r in plan.relations] == [("bird_1", "left_of", "house_1")]
+    assert relation_holds("left_of", plan.entity("bird_1").box, plan.entity("house_1").box)
+    _, plan = plan_prompt("count them: two purple balls")
+    assert counts(plan) == {"ball": 2}
+    _, plan = plan_prompt("a peaceful scene over a meadow: two triangles floating")
+    assert counts(plan) == {"triangle": 2} and plan.background.kind == "grass"

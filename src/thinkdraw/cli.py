@@ -84,7 +84,7 @@ def cmd_plan(a: argparse.Namespace) -> int:
             print(f"thinkdraw: {errors} of {len(prompts)} prompts could not be planned (see their 'error')",
                   file=sys.stderr)
         return 0
-    if not a.prompt:
+    if a.prompt is None:
         raise CLIError("plan needs a PROMPT (or --batch FILE)")
     try:
         reasoning, plan = get_planner("rules").plan(a.prompt, seed=a.seed)

@@ -71,7 +71,17 @@ TEXT_INTRODUCERS: list[tuple[str, ...]] = [tuple(p.split()) for p in (
     "with the message", "labeled", "labelled", "that is labeled", "with the label", "written", "printed",
     "that spells", "spelling", "with the name", "the word", "the words", "the text", "the letters",
     "inscribed", "showing the text", "displaying", "that displays", "with the caption", "captioned",
+    "showing", "that shows", "which shows", "bearing", "with the slogan", "announcing", "that announces",
 )]
+# introducers that also have an ordinary meaning ("a photo showing a cat"): text only after a text carrier
+WEAK_TEXT_INTRODUCERS: set[tuple[str, ...]] = {tuple(p.split()) for p in (
+    "showing", "that shows", "which shows", "displaying", "that displays", "bearing", "written", "printed",
+    "reads", "says", "announcing", "that announces", "the word", "the words", "the text", "the letters",
+)}
+TEXT_CARRIER_NOUNS = {"sign", "signpost", "placard", "banner", "flag", "poster", "billboard", "label", "tag",
+                      "plaque", "board", "chalkboard", "blackboard", "whiteboard", "screen", "t-shirt", "shirt",
+                      "book", "cover", "card", "menu", "sticker", "badge", "note", "letter", "envelope", "cake",
+                      "mug", "cup", "box", "door", "wall", "storefront", "marquee", "scoreboard", "signboard"}
 
 NEGATORS: list[tuple[str, ...]] = [tuple(p.split()) for p in (
     "without any", "without a", "without an", "without", "with no", "but no", "and no", "no", "not a",
@@ -85,7 +95,8 @@ FRAME_PHRASES: list[tuple[str, ...]] = [tuple(p.split()) for p in (
     "a view of", "a close-up of", "a closeup of", "a cartoon of", "a poster of", "an icon of",
     "there is", "there are", "there's", "there should be", "i want", "please draw", "draw", "show",
     "show me", "generate", "create", "make", "paint", "render", "depict", "an artwork of", "a shot of",
-    "a snapshot of", "place", "put", "add", "include", "imagine", "design", "illustrate", "give me",
+    "a snapshot of", "count them", "count", "look", "behold", "see", "a peaceful scene", "a quiet scene",
+    "a busy scene", "a simple scene", "a scene", "place", "put", "add", "include", "imagine", "design", "illustrate", "give me",
     "i need", "i'd like", "can you draw", "could you draw", "please", "photo of", "image of", "picture of", "drawing of", "illustration of",
 )]
 FILLER_WORDS = {

@@ -150,6 +150,11 @@ def color_of(tok: str) -> str | None:
     t = tok.lower()
     if t in COLOR_NAMES:
         return t
+    if "-" in t:  # "yellow-colored", "light-blue", "dark-red", "blue-ish"
+        parts = [p for p in t.split("-") if p not in ("colored", "coloured", "ish", "toned", "hued", "tinted")
+                 and p not in L.COLOR_MODIFIERS]
+        if len(parts) == 1 and parts[0] != t:
+            return color_of(parts[0])
     return COLOR_SYNONYMS.get(t) or L.EXTRA_COLOR_WORDS.get(t)
 
 
@@ -220,7 +225,9 @@ def _match(low: list[str], i: int, phrases) -> tuple[int, object] | None:
 
 def parse(prompt: str) -> Parse:
     s, quoted = _lift_quotes(prompt)
-    toks = _TOKEN.findall(s)
+    s = _rewrite_written_on(s)
+    found = list(_TOKEN.finditer(s))
+    toks = [m.group(0) for m in found]
     low = [t.lower() for t in toks]
     out = Parse()
     i, n = 0, len(toks)
@@ -242,13 +249,13 @@ def parse(prompt: str) -> Parse:
         if j < n and toks[j].startswith("__TEXT"):
             return quoted[int(toks[j][6:-2])], j + 1
         k = j
-        words: list[str] = []
         while k < n and toks[k] not in (",", ";", ".", "!", "?") and not toks[k].startswith("__TEXT"):
-            if words and low[k] in _STOP_TEXT and not toks[k].isupper():
+            if k > j and low[k] in _STOP_TEXT and not toks[k].isupper():
                 break
-            words.append(toks[k])
             k += 1
-        return (" ".join(words) if words else None), k
+        if k == j:
+            return None, k
+        return s[found[j].start():found[k - 1].end()], k  # the raw span: "NYC3WQ" stays one string
 
     while i < n:
         t = low[i]
@@ -259,7 +266,10 @@ def parse(prompt: str) -> Parse:
             continue
         # text introducers
         m = _match(low, i, L.TEXT_INTRODUCERS)
-        if m or (t == ":" and last_mention() is not None):
+        if m and m[1] in L.WEAK_TEXT_INTRODUCERS and not _carries_text(last_mention()) and not (
+                i + m[0] < n and toks[i + m[0]].startswith("__TEXT")):
+            m = None
+        if m or (t == ":" and _carries_text(last_mention()) and i + 1 < n and _texty(toks[i + 1])):
             j = i + (m[0] if m else 1)
             txt, j2 = take_text(j)
             if txt:
@@ -299,6 +309,13 @@ def parse(prompt: str) -> Parse:
                 out.background = kind
             out.bg_colors += colors
             continue
+        # a side of something named before: "a house with a bird on its left"
+        if t in ("on", "to", "at") and i + 2 < n and low[i + 1] in ("its", "their", "his", "her") \
+                and low[i + 2] in ("left", "right"):
+            out.items.append(RelItem("left_of" if low[i + 2] == "left" else "right_of", " ".join(low[i:i + 3])))
+            out.items.append(Mention(noun=low[i + 1], pronoun=True))
+            i += 3 + (i + 3 < n and low[i + 3] in ("side", "hand"))
+            continue
         # absolute positions: "on the left", "at the top", "in the center"
         am = _absolute_at(low, i)
         if am:
@@ -315,7 +332,11 @@ def parse(prompt: str) -> Parse:
             negate_next = True
             i += m[0]
             continue
-        # post-nominal colour: "that is red", "colored blue", "in red", "painted green"
+        # post-nominal colour: "that is red", "colored blue", "in red", "painted green", ", blue in color"
+        if color_of(t) and low[i + 1:i + 3] in (["in", "color"], ["in", "colour"]) and last_mention() is not None:
+            last_mention().color = color_of(t)  # type: ignore[union-attr]
+            i += 3
+            continue
         pc = _post_color_at(low, i)
         if pc and last_mention() is not None:
             color, i = pc
@@ -339,7 +360,7 @@ def parse(prompt: str) -> Parse:
             out.items.append(Mention(noun=t, pronoun=True))
             i += 1
             continue
-        if t in L.CONJUNCTIONS or (t == "as" and low[i:i + 3] == ["as", "well", "as"]):
+        if t in L.CONJUNCTIONS or t == ":" or (t == "as" and low[i:i + 3] == ["as", "well", "as"]):
             out.items.append("CONJ_WITH" if t == "with" else "CONJ")
             i += 3 if t == "as" else 1
             continue
@@ -358,6 +379,31 @@ def parse(prompt: str) -> Parse:
             continue
         i += 1
     return out
+
+
+_WRITTEN = r"(?:written|printed|painted|inscribed|spelled out|displayed)"
+_TEXTLIKE = r"(__TEXT\d+__|[A-Z0-9][A-Za-z0-9!?&'.-]*(?: [A-Z0-9][A-Za-z0-9!?&'.-]*)*)"
+
+
+def _rewrite_written_on(s: str) -> str:
+    """'BAKERY written on a sign' -> 'a sign that says BAKERY'; 'with JUICE written on it' -> 'that says JUICE'."""
+    s = re.sub(rf"\b(?:with|and)\s+(?:the\s+(?:word|words|text)\s+)?(__TEXT\d+__|\S+(?: [A-Z0-9]\S*)*)\s+{_WRITTEN}\s+(?:on|across|upon)\s+(?:it|them)\b",
+               r" that says \1 ", s)
+    m = re.match(rf"^\s*(\S.*?)\s+{_WRITTEN}\s+(?:on|across|upon)\s+(?!it\b|them\b)(.*)$", s)  # all before is text
+    if m:
+        s = f"{m.group(2)} that says {m.group(1)}"
+    return s
+
+
+def _carries_text(m: Mention | None) -> bool:
+    if m is None or m.pronoun:
+        return False
+    cat = category_of(m.noun)
+    return bool(cat and CATEGORIES[cat].carries_text) or m.noun.rsplit(" ", 1)[-1] in L.TEXT_CARRIER_NOUNS
+
+
+def _texty(tok: str) -> bool:
+    return tok.startswith("__TEXT") or tok[:1].isupper() or tok[:1].isdigit()
 
 
 def _clause_start(items: list) -> bool:

@@ -413,7 +413,7 @@ def _write_prompt(rng: random.Random, tpl: Template, mentions: dict[str, Mention
         text = text.replace(f"\x00{slot}\x00", q)
     text = re.sub(r"\s+", " ", text).replace(" ,", ",").strip()
     text = re.sub(r"\b([Tt]here) are (one|1) ", r"\1 is \2 ", text)
-    if rng.random() < 0.3 and text[:1].isalpha():
+    if rng.random() < 0.3 and text[:1].isalpha() and not tpl.text.startswith("{q}"):  # never recase the text
         text = text[0].upper() + text[1:]
     if rng.random() < 0.15:
         text += "."
