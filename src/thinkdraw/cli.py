@@ -123,32 +123,51 @@ def _summary(plan) -> str:
 
 def cmd_generate(a: argparse.Namespace) -> int:
     from thinkdraw.draw.base import UnknownBackendError, get_renderer
+    from thinkdraw.models.weights import WeightsError
     from thinkdraw.plan.pngmeta import save_png
+    from thinkdraw.plan.schema import Reasoning, ScenePlan
     from thinkdraw.think import PlanningError, get_planner
 
     if not a.prompt or not a.prompt.strip():
         raise CLIError("generate needs a non-empty PROMPT")
     try:
         renderer = get_renderer(a.renderer)
-    except UnknownBackendError as e:
+    except (UnknownBackendError, WeightsError) as e:
         raise CLIError(str(e)) from e
     t0 = time.perf_counter()
-    try:
-        reasoning, plan = get_planner("rules").plan(a.prompt, seed=a.seed)
-    except PlanningError as e:
-        raise CLIError(str(e)) from e
+    if a.mode == "think":
+        try:
+            reasoning, plan = get_planner("rules").plan(a.prompt, seed=a.seed)
+        except PlanningError as e:
+            raise CLIError(str(e)) from e
+    else:
+        reasoning, plan = Reasoning(), ScenePlan(prompt=" ".join(a.prompt.split()))
     if a.size:
+        if renderer.name != "sketch":
+            raise CLIError(f"--size is for the sketch renderer; {renderer.name} draws {plan.canvas.width} px")
         plan.canvas.width = plan.canvas.height = a.size
     t1 = time.perf_counter()
-    result = renderer.draw(plan, seed=a.seed, progress=_progress(f"drawing ({renderer.name})"))
+    result = renderer.draw(plan, seed=a.seed, progress=_progress(f"drawing ({renderer.name}, {a.mode})"), mode=a.mode)
     t2 = time.perf_counter()
-    out = save_png(result.image, a.output, plan, seed=a.seed, renderer=renderer.name, mode="think",
+    out = save_png(result.image, a.output, plan, seed=a.seed, renderer=renderer.name, mode=a.mode,
                    reasoning=[s.model_dump() for s in reasoning.steps], thinkdraw=__version__)
     if not a.quiet:
         for w in plan.warnings:
             print(f"warning: {w}", file=sys.stderr)
-        print(f"wrote {out} ({result.image.width}x{result.image.height}, renderer {renderer.name}, "
+        print(f"wrote {out} ({result.image.width}x{result.image.height}, renderer {renderer.name}, mode {a.mode}, "
               f"plan {1000 * (t1 - t0):.0f} ms, draw {1000 * (t2 - t1):.0f} ms)")
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    if a.model == "tokenizer":
+        from thinkdraw.train import tokenizer as mod
+    else:
+        from thinkdraw.train import generator as mod
+    p = argparse.ArgumentParser(prog=f"thinkdraw train {a.model}")
+    mod.add_args(p)
+    path = mod.main(p.parse_args(a.rest))
+    print(f"wrote {path}")
     return 0
 
 
@@ -206,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     sg = sub.add_parser("generate", help="think, then draw: write a PNG that carries its plan")
     sg.add_argument("prompt")
     sg.add_argument("-o", "--output", default="out.png")
-    sg.add_argument("--renderer", default="sketch", help="renderer backend (default: sketch)")
+    sg.add_argument("--renderer", default="builtin",
+                    help="renderer backend: builtin (the bundled model, default) or sketch (exact plan raster)")
+    sg.add_argument("--mode", choices=["think", "direct"], default="think",
+                    help="think: plan first, draw from the plan (default); direct: draw from the prompt alone")
     sg.add_argument("--seed", type=int, default=0)
     sg.add_argument("--size", type=int, default=None, help="square canvas size in pixels (default 256)")
     sg.add_argument("-q", "--quiet", action="store_true")
@@ -228,6 +250,12 @@ def build_parser() -> argparse.ArgumentParser:
     ws.add_argument("--shard-size", type=int, default=256)
     ws.add_argument("--workers", type=int, default=1)
     ws.set_defaults(func=cmd_world_sample)
+
+    st = sub.add_parser("train", help="train a bundled model: tokenizer, then generator (see docs/models.md)",
+                        add_help=False)
+    st.add_argument("model", choices=["tokenizer", "generator"])
+    st.add_argument("rest", nargs=argparse.REMAINDER)
+    st.set_defaults(func=cmd_train)
 
     sc = sub.add_parser("schema", help="print the ScenePlan JSON schema")
     sc.set_defaults(func=cmd_schema)

@@ -34,6 +34,7 @@ class Renderer(Protocol):
         mask: np.ndarray | None = None,
         init: Image.Image | None = None,
         progress: ProgressCallback | None = None,
+        mode: str = "think",
     ) -> DrawResult: ...
 
 
@@ -65,3 +66,10 @@ def _load_builtin() -> None:
         from thinkdraw.draw.sketch import SketchRenderer
 
         register_renderer("sketch", SketchRenderer)
+    if "builtin" not in _RENDERERS:
+        def _builtin() -> Renderer:
+            from thinkdraw.draw.builtin import BuiltinRenderer
+
+            return BuiltinRenderer()
+
+        register_renderer("builtin", _builtin)

@@ -23,7 +23,10 @@ class SketchRenderer:
         mask: np.ndarray | None = None,
         init: Image.Image | None = None,
         progress: ProgressCallback | None = None,
+        mode: str = "think",
     ) -> DrawResult:
+        if mode != "think":
+            raise ValueError("the sketch renderer draws plans (think mode); direct mode needs the builtin renderer")
         unplaced = [e.id for e in plan.entities if e.box is None]
         if unplaced:
             raise ValueError(f"plan has unplaced entities; run the layout solver first: {unplaced}")

@@ -829,18 +829,47 @@ def _text_box(t: TextBlock, plan: ScenePlan) -> BoxF:
     return DEFAULT_TEXT_BOX
 
 
-def _draw_text(canvas: np.ndarray, category: np.ndarray, text_mask: np.ndarray, t: TextBlock, box: BoxF) -> None:
-    h, w, _ = canvas.shape
+def _text_geometry(t: TextBlock, box: BoxF, w: int, h: int):
+    """Pixel rectangle, font and origin of a text block fitted to ``box`` (None when it has no area)."""
     x0, y0 = int(round(box[0] * w)), int(round(box[1] * h))
     x1, y1 = max(x0 + 1, int(round(box[2] * w))), max(y0 + 1, int(round(box[3] * h)))
     x1, y1 = min(x1, w), min(y1, h)
     cw, ch = x1 - x0, y1 - y0
     if cw <= 0 or ch <= 0:
-        return
+        return None
     size, tw, th = fit_text(t.content, cw, ch)
-    font = _font(size)
     bx0, by0, _, _ = text_bbox(t.content, size)
-    pos = ((cw - tw) / 2 - bx0, (ch - th) / 2 - by0)
+    return x0, y0, x1, y1, _font(size), ((cw - tw) / 2 - bx0, (ch - th) / 2 - by0), size
+
+
+def render_glyphs(plan: ScenePlan, size: int | tuple[int, int] | None = None) -> np.ndarray:
+    """The plan's text as a full-resolution glyph raster: HxWx4 float32 (alpha, then RGB*alpha in 0..1).
+
+    Exactly the glyphs :func:`render_scene` draws (same fit, same position), without the scene."""
+    w, h = _resolve_size(plan, size)
+    out = np.zeros((h, w, 4), np.float32)
+    for t in plan.texts:
+        g = _text_geometry(t, _text_box(t, plan), w, h)
+        if g is None:
+            continue
+        x0, y0, x1, y1, font, pos, _ = g
+        im = Image.new("L", (x1 - x0, y1 - y0))
+        ImageDraw.Draw(im).text(pos, t.content, font=font, fill=255)
+        a = np.asarray(im, np.float32) / 255.0
+        col = np.array(resolve_color(t.color) or COLORS["black"], np.float32) / 255.0
+        crop = out[y0:y1, x0:x1]
+        crop[..., 0] = np.maximum(crop[..., 0], a)
+        crop[..., 1:] = crop[..., 1:] * (1 - a[..., None]) + col * a[..., None]
+    return out
+
+
+def _draw_text(canvas: np.ndarray, category: np.ndarray, text_mask: np.ndarray, t: TextBlock, box: BoxF) -> None:
+    h, w, _ = canvas.shape
+    g = _text_geometry(t, box, w, h)
+    if g is None:
+        return
+    x0, y0, x1, y1, font, pos, size = g
+    cw, ch = x1 - x0, y1 - y0
     col = np.array(resolve_color(t.color) or COLORS["black"], np.float32)
     crop = canvas[y0:y1, x0:x1]
     if abs(luma(col) - luma(crop.reshape(-1, 3).mean(0))) < 100:  # low contrast: add a halo

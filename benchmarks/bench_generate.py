@@ -1,0 +1,199 @@
+"""Figures for the bundled generator (issue: think-then-draw on a CPU).
+
+    python benchmarks/bench_generate.py latency            # median of 10 after warm-up, think and direct, peak RSS
+    python benchmarks/bench_generate.py fidelity --n 200   # held-out world prompts, think vs direct vs sketch
+    python benchmarks/bench_generate.py text --n 100       # held-out sign prompts (3-10 chars), Tesseract exact match
+    python benchmarks/bench_generate.py validate --n 200   # the fidelity scorer on sketch renders and injected defects
+    python benchmarks/bench_generate.py tokenizer --n 100  # reconstruction PSNR on held-out world images
+
+Every figure runs the real code path (Engine / BuiltinRenderer with the bundled weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def heldout_prompts(n: int, seed: int = 0, task: str | None = None) -> list[str]:
+    from thinkdraw.world.sampler import sample_spec
+
+    rng = random.Random(f"bench-generate/{seed}/{task}")
+    return [sample_spec(rng, "heldout", task=task)[0] for _ in range(n)]
+
+
+def cmd_latency(a) -> dict:
+    from thinkdraw import Engine
+
+    eng = Engine()
+    prompt = "two red apples to the left of a blue cup and a sign that says OPEN"
+    out = {}
+    for mode in ("think", "direct"):
+        for _ in range(2):
+            eng.generate(prompt, seed=0, mode=mode)  # warm-up
+        ts, stages = [], Counter()
+        for k in range(a.n):
+            r = eng.generate(prompt, seed=k, mode=mode)
+            ts.append(r.timings["total"])
+            stages.update(r.timings)
+        out[mode] = {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts),
+                     "mean_stage_s": {k: v / a.n for k, v in stages.items()}}
+        print(f"{mode:>6}: median {out[mode]['median_s'] * 1000:.0f} ms (min {min(ts) * 1000:.0f}, max "
+              f"{max(ts) * 1000:.0f}) over {a.n} runs; stages " +
+              ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in out[mode]["mean_stage_s"].items()))
+    out["peak_rss_mb"] = peak_rss_mb()
+    print(f"peak RSS {out['peak_rss_mb']:.0f} MB")
+    return out
+
+
+def _score(prompts: list[str], mode: str, text: bool, save: Path | None = None) -> dict:
+    from thinkdraw import Engine
+    from thinkdraw.eval.fidelity import score_image
+    from thinkdraw.think import plan_prompt
+    from thinkdraw.world.render import render_scene
+
+    eng = Engine(renderer="sketch" if mode == "sketch" else "builtin")
+    ok, tot, prompt_ok, times = Counter(), Counter(), 0, []
+    for i, p in enumerate(prompts):
+        _, plan = plan_prompt(p, seed=i)  # the reference plan: what think mode draws from
+        t = time.perf_counter()
+        if mode == "sketch":
+            img = render_scene(plan, seed=i).image
+        else:
+            img = eng.generate(p, seed=i, mode=mode).image
+        times.append(time.perf_counter() - t)
+        f = score_image(img, plan, text=text)
+        for x in f.facts:
+            ok[x.kind] += int(x.passed)
+            tot[x.kind] += 1
+        prompt_ok += int(f.all_passed)
+        if save is not None and i < 16:
+            save.mkdir(parents=True, exist_ok=True)
+            img.save(save / f"{mode}-{i:02d}.png")
+    facts = sum(ok.values()) / max(1, sum(tot.values()))
+    return {"per_kind": {k: ok[k] / tot[k] for k in tot}, "counts": {k: [ok[k], tot[k]] for k in tot},
+            "facts": facts, "prompts_all_correct": prompt_ok / len(prompts),
+            "median_latency_s": statistics.median(times)}
+
+
+def cmd_fidelity(a) -> dict:
+    prompts = heldout_prompts(a.n, a.seed)
+    out = {}
+    for mode in a.modes.split(","):
+        r = _score(prompts, mode, text=not a.no_text, save=Path(a.save) if a.save else None)
+        out[mode] = r
+        kinds = "  ".join(f"{k} {v:.3f}" for k, v in sorted(r["per_kind"].items()))
+        print(f"{mode:>7}: facts {r['facts']:.3f}  prompts-all-correct {r['prompts_all_correct']:.3f}  | {kinds}")
+    return out
+
+
+def cmd_text(a) -> dict:
+    from thinkdraw import Engine
+    from thinkdraw.eval.fidelity import ocr
+
+    eng = Engine()
+    prompts = [p for p in heldout_prompts(a.n * 3, a.seed, task="text")]
+    hits = tot = 0
+    misses = []
+    for i, p in enumerate(prompts):
+        r = eng.generate(p, seed=i, mode="think")
+        for t in r.plan.texts:
+            if not (3 <= len(t.content) <= 10) or t.box is None:
+                continue
+            w, h = r.image.size
+            x0, y0, x1, y1 = int(t.box[0] * w) - 3, int(t.box[1] * h) - 3, int(t.box[2] * w) + 3, int(t.box[3] * h) + 3
+            read = ocr(r.image.crop((max(0, x0), max(0, y0), min(w, x1), min(h, y1))))
+            hits += int(read == t.content)
+            tot += 1
+            if read != t.content:
+                misses.append((t.content, read))
+        if tot >= a.n:
+            break
+    print(f"text exact match (Tesseract): {hits}/{tot} = {hits / max(1, tot):.3f}")
+    for m in misses[:10]:
+        print(f"   expected {m[0]!r}, read {m[1]!r}")
+    return {"exact": hits / max(1, tot), "n": tot, "misses": misses[:20]}
+
+
+def cmd_validate(a) -> dict:
+    """The scorer must pass sketch renders and flag injected defects."""
+    from thinkdraw.eval.fidelity import score_image
+    from thinkdraw.think import plan_prompt
+    from thinkdraw.world.render import render_scene
+    from thinkdraw.world.vocab import COLOR_NAMES
+
+    prompts = heldout_prompts(a.n, a.seed)
+    clean_ok = clean_tot = flagged = defects = 0
+    rng = random.Random(0)
+    for i, p in enumerate(prompts):
+        _, plan = plan_prompt(p, seed=i)
+        f = score_image(render_scene(plan, seed=i).image, plan, text=False)
+        clean_ok += sum(x.passed for x in f.facts)
+        clean_tot += len(f.facts)
+        cands = [e for e in plan.entities if e.category and e.attributes.color and not any(t.on == e.id for t in plan.texts)]
+        if not cands:
+            continue
+        e = rng.choice(cands)
+        bad = plan.model_copy(deep=True)
+        kind = rng.choice(["remove", "recolor"])
+        if kind == "remove":
+            bad.entities = [x for x in bad.entities if x.id != e.id]
+            bad.relations = []
+            bad.texts = [t for t in bad.texts if t.on != e.id]
+        else:
+            bad.entity(e.id).attributes.color = rng.choice([c for c in COLOR_NAMES if c != e.attributes.color])
+        img = render_scene(bad, seed=i).image
+        f2 = score_image(img, plan, text=False)
+        defects += 1
+        flagged += int(any(not x.passed and x.target in (e.id, e.group) for x in f2.facts))
+    out = {"clean_pass_rate": clean_ok / clean_tot, "defect_recall": flagged / max(1, defects), "defects": defects}
+    print(f"sketch renders: {clean_ok}/{clean_tot} facts pass ({out['clean_pass_rate']:.3f}); injected defects "
+          f"(object removed or recolored) flagged: {flagged}/{defects} ({out['defect_recall']:.3f})")
+    return out
+
+
+def cmd_tokenizer(a) -> dict:
+    from thinkdraw.models.bundled import load_tokenizer
+    from thinkdraw.train.tokenizer import evaluate
+
+    r = evaluate(load_tokenizer(), a.n)
+    print(f"tokenizer reconstruction on {a.n} held-out world images: PSNR {r['psnr']:.2f} dB "
+          f"(without the glyph raster {r['psnr_no_glyph']:.2f} dB)")
+    return r
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("what", choices=["latency", "fidelity", "text", "validate", "tokenizer"])
+    ap.add_argument("--n", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--modes", default="think,direct,sketch")
+    ap.add_argument("--no-text", action="store_true", help="fidelity without OCR checks")
+    ap.add_argument("--save", help="save the first images of each mode here")
+    ap.add_argument("--json", help="write the figures here")
+    a = ap.parse_args()
+    a.n = a.n or {"latency": 10, "fidelity": 200, "text": 100, "validate": 200, "tokenizer": 100}[a.what]
+    from thinkdraw.models.bundled import set_threads
+
+    set_threads()
+    out = globals()[f"cmd_{a.what}"](a)
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Plan fidelity of an image, measured with the world's own machinery (no learned model).
+
+For each planned fact it answers pass/fail:
+  present   every planned entity: inside its box, enough pixels differ from the plan's background
+            (the world renderer's own background for that kind/time) and their dominant named colour
+            is not the background's
+  color     every entity with a planned colour: the dominant named colour of its object pixels
+  count     every counted group: all members present, and no extra blob of that colour elsewhere
+  position  every left_of/right_of/above/below relation: centroids of the detected object pixels
+            differ by the GenEval margin (0.05 of the canvas) in the right direction
+  text      every text block: Tesseract OCR of its box reads the exact string (needs `tesseract`)
+Validated on sketch renders (which must pass) and on renders with injected defects (which must fail):
+see ``benchmarks/bench_generate.py --validate``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from thinkdraw.plan.schema import ScenePlan
+from thinkdraw.world.vocab import COLORS
+
+NAMES = list(COLORS)
+PALETTE = np.array([COLORS[n] for n in NAMES], np.float32)
+DIFF = 60.0  # per-pixel L1 (sum over RGB) distance from the background that counts as "object"
+MIN_FILL = 0.12  # share of the box that must be object pixels
+MARGIN = 0.05
+COLOR_SHARE = 0.25
+
+
+@dataclass
+class FactResult:
+    kind: str
+    target: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass
+class Fidelity:
+    facts: list[FactResult] = field(default_factory=list)
+
+    def by_kind(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for f in self.facts:
+            out[f.kind][0] += int(f.passed)
+            out[f.kind][1] += 1
+        return {k: (v[0], v[1]) for k, v in out.items()}
+
+    @property
+    def all_passed(self) -> bool:
+        return all(f.passed for f in self.facts)
+
+
+def named_colors(pixels: np.ndarray) -> np.ndarray:
+    """Index of the nearest named colour for each RGB pixel (N,3)."""
+    d = ((pixels[:, None, :].astype(np.float32) - PALETTE[None]) ** 2).sum(-1)
+    return d.argmin(1)
+
+
+def background_of(plan: ScenePlan, w: int, h: int) -> np.ndarray:
+    from thinkdraw.world.render import _background
+
+    return np.asarray(_background(plan.background.kind, plan.background.time, tuple(plan.background.colors), w, h),
+                      np.float32)
+
+
+def _px(box, w: int, h: int) -> tuple[int, int, int, int]:
+    x0, y0 = int(box[0] * w), int(box[1] * h)
+    return x0, y0, max(x0 + 1, int(np.ceil(box[2] * w))), max(y0 + 1, int(np.ceil(box[3] * h)))
+
+
+def ocr(img: Image.Image) -> str:
+    """Tesseract's single-line reading of ``img`` (upscaled), stripped."""
+    exe = shutil.which("tesseract")
+    if exe is None:
+        raise RuntimeError("tesseract is not installed (Debian: apt-get install tesseract-ocr)")
+    im = img.convert("L")
+    im = im.resize((im.width * 4, im.height * 4), Image.Resampling.LANCZOS)
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "t.png"
+        im.save(p)
+        r = subprocess.run([exe, str(p), "stdout", "--psm", "7"], capture_output=True, text=True, timeout=60)
+    return " ".join(r.stdout.split())
+
+
+def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidelity:
+    img = np.asarray(image.convert("RGB"), np.float32)
+    h, w = img.shape[:2]
+    bg = background_of(plan, w, h)
+    objmask = np.abs(img - bg).sum(-1) > DIFF
+    texts_on = {t.on for t in plan.texts if t.on}
+    fid = Fidelity()
+    found: dict[str, tuple[float, float] | None] = {}
+    claimed = np.zeros((h, w), bool)
+    for e in sorted(plan.entities, key=lambda e: -e.z):
+        if e.box is None:
+            continue
+        x0, y0, x1, y1 = _px(e.box, w, h)
+        claimed[y0:y1, x0:x1] = True
+        m = objmask[y0:y1, x0:x1]
+        fill = float(m.mean()) if m.size else 0.0
+        ok = fill >= MIN_FILL
+        dom, share = None, 0.0
+        if m.any():
+            hist = np.bincount(named_colors(img[y0:y1, x0:x1][m]), minlength=len(NAMES)) / m.sum()
+            dom = NAMES[int(hist.argmax())]
+            if e.attributes.color in NAMES:
+                share = float(hist[NAMES.index(e.attributes.color)])
+        fid.facts.append(FactResult("present", e.id, ok, f"fill {fill:.2f}"))
+        if ok:
+            ys, xs = np.nonzero(m)
+            found[e.id] = ((xs.mean() + x0) / w, (ys.mean() + y0) / h)
+        else:
+            found[e.id] = None
+        if e.attributes.color and e.category is not None and e.id not in texts_on:
+            # many things are several colours (a house's roof, a book's pages): the planned colour must be
+            # the dominant one or cover at least COLOR_SHARE of the thing
+            fid.facts.append(FactResult("color", e.id, ok and (dom == e.attributes.color or share >= COLOR_SHARE),
+                                        f"expected {e.attributes.color} ({share:.0%}), dominant {dom}"))
+    groups: dict[str, list[str]] = defaultdict(list)
+    for e in plan.entities:
+        if e.group:
+            groups[e.group].append(e.id)
+    for g, ids in groups.items():
+        members = [plan.entity(i) for i in ids]
+        present = sum(found.get(i) is not None for i in ids)
+        extra = _extra_blobs(img, objmask & ~claimed, members, w, h)
+        fid.facts.append(FactResult("count", g, present == len(ids) and extra == 0,
+                                    f"expected {len(ids)}, found {present} in place, {extra} extra"))
+    for r in plan.relations:
+        if r.predicate not in ("left_of", "right_of", "above", "below"):
+            continue
+        subs, objs = plan.members(r.subject), plan.members(r.object)
+        ok = True
+        for s in subs:
+            for o in objs:
+                a, b = found.get(s.id), found.get(o.id)
+                if a is None or b is None:
+                    ok = False
+                    continue
+                d = {"left_of": b[0] - a[0], "right_of": a[0] - b[0], "above": b[1] - a[1], "below": a[1] - b[1]}
+                ok &= d[r.predicate] >= MARGIN
+        fid.facts.append(FactResult("position", f"{r.subject} {r.predicate} {r.object}", ok))
+    if text:
+        for t in plan.texts:
+            if t.box is None:
+                continue
+            x0, y0, x1, y1 = _px(t.box, w, h)
+            pad = 3
+            crop = image.crop((max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)))
+            read = ocr(crop)
+            fid.facts.append(FactResult("text", t.id, read == t.content, f"expected {t.content!r}, read {read!r}"))
+    return fid
+
+
+def _extra_blobs(img: np.ndarray, free: np.ndarray, members, w: int, h: int) -> int:
+    """Blobs of the group's colour outside every planned box, at least a third of a member's size."""
+    color = members[0].attributes.color
+    if not color or not free.any():
+        return 0
+    ys, xs = np.nonzero(free)
+    cols = named_colors(img[ys, xs])
+    sel = cols == NAMES.index(color)
+    if not sel.any():
+        return 0
+    m = np.zeros(free.shape, bool)
+    m[ys[sel], xs[sel]] = True
+    area = np.mean([(e.box[2] - e.box[0]) * w * (e.box[3] - e.box[1]) * h for e in members])
+    return sum(1 for a in _component_areas(m) if a >= area / 3)
+
+
+def _component_areas(m: np.ndarray) -> list[int]:
+    """Sizes of 4-connected components (small images: a plain flood fill is fast enough)."""
+    seen = np.zeros_like(m)
+    areas = []
+    H, W = m.shape
+    for y, x in zip(*np.nonzero(m), strict=True):
+        if seen[y, x]:
+            continue
+        stack, n = [(y, x)], 0
+        seen[y, x] = True
+        while stack:
+            cy, cx = stack.pop()
+            n += 1
+            for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1)):
+                if 0 <= ny < H and 0 <= nx < W and m[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        areas.append(n)
+    return areas

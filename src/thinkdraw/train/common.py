@@ -1,0 +1,117 @@
+"""What every training script shares: checkpoints that resume, a JSON log, a loss-curve PNG."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+from torch import nn
+
+
+def save_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, extra: dict) -> None:
+    """Model + optimizer state as safetensors (no pickle); the step and scalars in its metadata."""
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    osd = opt.state_dict()
+    for pid, st in osd["state"].items():
+        for name, v in st.items():
+            t = v if torch.is_tensor(v) else torch.tensor(v)
+            tensors[f"opt.{pid}.{name}"] = t.detach().contiguous()
+    meta = {"step": json.dumps(step), "param_groups": json.dumps(osd["param_groups"]), "extra": json.dumps(extra)}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)  # atomic: a crash keeps the previous checkpoint
+
+
+def load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, dict]:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict] = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, pid, name = k.split(".", 2)
+            state.setdefault(int(pid), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": json.loads(meta["param_groups"])})
+    return json.loads(meta["step"]), json.loads(meta["extra"])
+
+
+def add_config_args(p, cls) -> None:
+    """One ``--flag`` per field of a plain config dataclass, plus --resume and --export."""
+    from dataclasses import asdict
+
+    for k, v in asdict(cls()).items():
+        p.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    p.add_argument("--export", action="store_true", help="copy the weights, log and curve into the package")
+
+
+def config_from_args(cls, a):
+    from dataclasses import asdict
+
+    return cls(**{k: getattr(a, k) for k in asdict(cls())})
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int = 100) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+class RunLog:
+    """Appends records to ``log.json`` (rewritten atomically) and draws ``loss_curve.png`` beside it."""
+
+    def __init__(self, out_dir: Path, config: dict, resume: bool) -> None:
+        self.dir = out_dir
+        self.path = out_dir / "train_log.json"
+        self.data = {"config": config, "records": [], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        if resume and self.path.is_file():
+            self.data = json.loads(self.path.read_text())
+            self.data["config"] = config
+
+    def add(self, **rec) -> None:
+        self.data["records"].append(rec)
+
+    def write(self, summary: dict | None = None) -> None:
+        if summary:
+            self.data["summary"] = summary
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1))
+        tmp.replace(self.path)
+        plot_curve(self.data["records"], self.dir / "loss_curve.png", title=self.dir.name)
+
+
+def plot_curve(records: list[dict], path: Path, title: str = "", key: str = "loss") -> None:
+    """A plain loss-vs-step line chart (log scale) drawn with PIL, so no plotting library is needed."""
+    pts = [(r["step"], r[key]) for r in records if key in r and r[key] is not None and r[key] > 0]
+    W, H, m = 640, 400, 50
+    im = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(im)
+    d.rectangle([m, m // 2, W - m // 2, H - m], outline=(0, 0, 0))
+    d.text((m, 5), f"{title}: {key} vs step (log scale)", fill=(0, 0, 0))
+    if len(pts) >= 2:
+        xs = [p[0] for p in pts]
+        ys = [math.log10(p[1]) for p in pts]
+        x0, x1 = min(xs), max(xs) or 1
+        y0, y1 = min(ys), max(ys)
+        if y1 - y0 < 1e-6:
+            y1 = y0 + 1
+        def px(x: float, y: float) -> tuple[float, float]:
+            return (m + (x - x0) / max(x1 - x0, 1) * (W - 1.5 * m), H - m - (y - y0) / (y1 - y0) * (H - 1.5 * m))
+        d.line([px(x, y) for x, y in zip(xs, ys, strict=True)], fill=(30, 90, 200), width=2)
+        for k in range(5):
+            y = y0 + (y1 - y0) * k / 4
+            d.text((2, px(x0, y)[1] - 6), f"{10 ** y:.3g}", fill=(0, 0, 0))
+        d.text((m, H - m + 8), f"{x0}", fill=(0, 0, 0))
+        d.text((W - m, H - m + 8), f"{x1}", fill=(0, 0, 0))
+    im.save(path)

@@ -1,0 +1,168 @@
+"""The bundled-model machinery on tiny random models (fast; no trained weights needed)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from thinkdraw.draw.builtin import BuiltinRenderer
+from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
+from thinkdraw.models.condition import build_cond, plan_maps, prompt_tokens
+from thinkdraw.models.generator import GenConfig, Generator, flow_loss, sample_flow
+from thinkdraw.models.weights import WeightsError, load_into, read_weights, save_weights
+from thinkdraw.think import plan_prompt
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    ae = AutoEncoder(AEConfig(ch=(4, 8, 8, 8), latent=4)).eval()
+    gen = Generator(GenConfig(latent=4, ch=(8, 8, 8), cond_dim=16, tok_emb=8)).eval()
+    with torch.no_grad():  # non-zero output layer so the test sees real generation
+        gen.out[-1].weight.normal_(0, 0.1)
+    return ae, gen
+
+
+def test_shapes_and_loss(tiny):
+    ae, gen = tiny
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    y, z = ae(x)
+    assert z.shape == (2, 4, 8, 8) and y.shape == x.shape
+    _, plan = plan_prompt("two red apples left of a blue cup")
+    cond = build_cond([plan, None], ["two red apples", None], 8)
+    loss = flow_loss(gen, torch.randn(2, 4, 8, 8), cond)
+    loss.backward()
+    assert torch.isfinite(loss)
+
+
+def test_plan_maps_paint_boxes_in_z_order():
+    _, plan = plan_prompt("an apple on a table")
+    m = plan_maps(plan, 32)
+    apple, table = plan.entity("apple_1"), plan.entity("table_1")
+    cx, cy = int((apple.box[0] + apple.box[2]) / 2 * 32), int((apple.box[1] + apple.box[3]) / 2 * 32)
+    from thinkdraw.world.vocab import CATEGORY_NAMES, COLOR_NAMES
+
+    assert m["cat"][cy, cx] == CATEGORY_NAMES.index("apple") + 1
+    assert m["color"][cy, cx] == COLOR_NAMES.index("red") + 1
+    tx = int((table.box[0] + 0.02) * 32)
+    ty = int((table.box[3] - 0.02) * 32)
+    assert m["cat"][ty, tx] == CATEGORY_NAMES.index("table") + 1
+    assert m["edge"].max() == 1.0
+    assert prompt_tokens("a red apple") == prompt_tokens("A red apple!")
+
+
+def test_sampler_keeps_latents_outside_mask(tiny):
+    _, gen = tiny
+    init = torch.randn(1, 4, 8, 8)
+    keep = torch.zeros(1, 1, 8, 8)
+    keep[..., :4] = 1
+    calls = []
+    out = sample_flow(lambda x, t: torch.randn_like(x), torch.randn(1, 4, 8, 8), steps=4, keep=keep, init=init,
+                      callback=lambda i, n: calls.append((i, n)))
+    assert torch.equal(out[..., :4], init[..., :4])
+    assert not torch.equal(out[..., 4:], init[..., 4:])
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_masked_regeneration_is_bit_identical_outside_the_mask(tiny):
+    ae, gen = tiny
+    r = BuiltinRenderer(steps=3, tokenizer=ae, generator=gen)
+    _, plan = plan_prompt("a red ball next to a blue cup and a sign that says HI")
+    plan.canvas.width = plan.canvas.height = 64
+    first = r.draw(plan, seed=1).image
+    rng = np.random.default_rng(0)
+    init = Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    mask = np.zeros((64, 64), bool)
+    mask[10:30, 20:50] = True
+    out = np.asarray(r.draw(plan, seed=2, mask=mask, init=init).image)
+    assert np.array_equal(out[~mask], np.asarray(init)[~mask])
+    assert not np.array_equal(out[mask], np.asarray(init)[mask])
+    assert first.size == (64, 64)
+
+
+def test_same_seed_same_image_and_modes(tiny):
+    ae, gen = tiny
+    r = BuiltinRenderer(steps=2, tokenizer=ae, generator=gen)
+    _, plan = plan_prompt("three stars")
+    plan.canvas.width = plan.canvas.height = 64
+    a, b = r.draw(plan, seed=7).image, r.draw(plan, seed=7).image
+    assert a.tobytes() == b.tobytes()
+    c = r.draw(plan, seed=8).image
+    assert a.tobytes() != c.tobytes()
+    d = r.draw(plan, seed=7, mode="direct").image
+    assert d.size == (64, 64)
+    with pytest.raises(ValueError, match="mode"):
+        r.draw(plan, mode="dream")
+    with pytest.raises(ValueError, match="both mask and init"):
+        r.draw(plan, mask=np.zeros((64, 64), bool))
+
+
+def test_weights_round_trip_and_clear_errors(tmp_path, tiny):
+    ae, _ = tiny
+    p = save_weights(ae, tmp_path / "ae.safetensors", ae.config.to_dict())
+    sd, meta = read_weights(p)
+    cfg = meta["config"]
+    cfg["ch"] = tuple(cfg["ch"])
+    again = load_into(AutoEncoder(AEConfig(**cfg)), sd, p)
+    x = torch.rand(1, 3, 32, 32)
+    torch.testing.assert_close(again.encode(x), ae.encode(x), atol=1e-2, rtol=1e-2)  # fp16 storage
+    with pytest.raises(WeightsError, match="not found.*missing.safetensors"):
+        read_weights(tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a safetensors file at all")
+    with pytest.raises(WeightsError, match="bad.safetensors"):
+        read_weights(bad)
+    with pytest.raises(WeightsError, match="does not fit"):
+        load_into(AutoEncoder(AEConfig(ch=(4, 8, 8, 16), latent=4)), sd, p)
+
+
+def test_train_scripts_run_and_resume(tmp_path):
+    """Two tiny steps of each training script, then a resume: checkpoints, log and curve are written."""
+    from thinkdraw.train.tokenizer import TokConfig, train
+
+    out = tmp_path / "tok"
+    cfg = TokConfig(out=str(out), steps=2, batch=2, crop=32, crops_per_image=2, log_every=1, ckpt_every=1,
+                    eval_images=1)
+    train(cfg, log=lambda *a: None)
+    assert (out / "checkpoint.safetensors").is_file() and (out / "loss_curve.png").is_file()
+    cfg.steps = 3
+    train(cfg, resume=True, log=lambda *a: None)
+    import json
+
+    log = json.loads((out / "train_log.json").read_text())
+    assert [r["step"] for r in log["records"]] == [1, 2, 3] and "heldout" in log["summary"]
+
+
+def test_generator_training_script_runs_and_resumes(tmp_path, tiny):
+    """Data cache, two steps, resume: with a tiny tokenizer saved to a temp file."""
+    import json
+
+    from thinkdraw.train.generator import GenTrainConfig, train
+
+    ae, _ = tiny
+    tok = save_weights(ae, tmp_path / "tok.safetensors", ae.config.to_dict())
+    out = tmp_path / "gen"
+    cfg = GenTrainConfig(out=str(out), tokenizer=str(tok), samples=6, steps=2, batch=2, log_every=1, ckpt_every=1)
+    train(cfg, log=lambda *a: None)
+    assert (out / "data.safetensors").is_file() and (out / "generator.safetensors").is_file()
+    cfg.steps = 3
+    train(cfg, resume=True, log=lambda *a: None)
+    log = json.loads((out / "train_log.json").read_text())
+    assert [r["step"] for r in log["records"]] == [1, 2, 3]
+
+
+def test_engine_think_and_direct(tmp_path, tiny):
+    from thinkdraw import Engine
+    from thinkdraw.plan.pngmeta import read_png_meta
+
+    ae, gen = tiny
+    eng = Engine(renderer=BuiltinRenderer(steps=2, tokenizer=ae, generator=gen))
+    r = eng.generate("two red apples left of a blue cup", seed=0, mode="think")
+    assert r.image.size == (256, 256) and len(r.plan.entities) == 3 and r.reasoning.steps
+    assert set(r.timings) == {"plan", "draw", "total"}
+    d = eng.generate("two red apples left of a blue cup", seed=0, mode="direct")
+    assert d.plan.entities == [] and d.reasoning.steps == []
+    meta = read_png_meta(r.save(str(tmp_path / "x.png")))
+    assert meta["mode"] == "think" and meta["seed"] == 0
+    with pytest.raises(ValueError, match="mode"):
+        eng.generate("a cat", mode="dream")
