@@ -104,8 +104,8 @@ def cmd_text(a) -> dict:
     from thinkdraw import Engine
     from thinkdraw.eval.fidelity import ocr
 
-    eng = Engine()
-    prompts = [p for p in heldout_prompts(a.n * 3, a.seed, task="text")]
+    eng = Engine(renderer="sketch" if a.sketch else "builtin")
+    prompts = heldout_prompts(a.n * 3, a.seed, task="text")
     hits = tot = 0
     misses = []
     for i, p in enumerate(prompts):
@@ -150,9 +150,9 @@ def cmd_validate(a) -> dict:
         bad = plan.model_copy(deep=True)
         kind = rng.choice(["remove", "recolor"])
         if kind == "remove":
-            bad.entities = [x for x in bad.entities if x.id != e.id]
             bad.relations = []
             bad.texts = [t for t in bad.texts if t.on != e.id]
+            bad.entities = [x for x in bad.entities if x.id != e.id]
         else:
             bad.entity(e.id).attributes.color = rng.choice([c for c in COLOR_NAMES if c != e.attributes.color])
         img = render_scene(bad, seed=i).image
@@ -182,6 +182,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--modes", default="think,direct,sketch")
     ap.add_argument("--no-text", action="store_true", help="fidelity without OCR checks")
+    ap.add_argument("--sketch", action="store_true", help="text: the sketch renderer (OCR's upper bound)")
     ap.add_argument("--save", help="save the first images of each mode here")
     ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args()

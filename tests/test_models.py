@@ -166,3 +166,17 @@ def test_engine_think_and_direct(tmp_path, tiny):
     assert meta["mode"] == "think" and meta["seed"] == 0
     with pytest.raises(ValueError, match="mode"):
         eng.generate("a cat", mode="dream")
+
+
+def test_bundled_weights_are_small_safetensors_and_draw():
+    from thinkdraw.models.bundled import GENERATOR_FILE, TOKENIZER_FILE
+    from thinkdraw.models.weights import WEIGHTS_DIR
+
+    total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors"))
+    assert TOKENIZER_FILE.is_file() and GENERATOR_FILE.is_file() and total <= 40 * 2**20
+    for name in ("tokenizer", "generator"):  # the training log and curve sit next to the weights
+        assert (WEIGHTS_DIR / f"{name}.train_log.json").is_file() and (WEIGHTS_DIR / f"{name}.loss_curve.png").is_file()
+    r = BuiltinRenderer()
+    _, plan = plan_prompt("a red ball next to a blue cup")
+    img = r.draw(plan, seed=0).image
+    assert img.size == (256, 256) and img.tobytes() == r.draw(plan, seed=0).image.tobytes()

@@ -85,11 +85,40 @@ def ocr(img: Image.Image) -> str:
         raise RuntimeError("tesseract is not installed (Debian: apt-get install tesseract-ocr)")
     im = img.convert("L")
     im = im.resize((im.width * 4, im.height * 4), Image.Resampling.LANCZOS)
+    # binarise (Otsu), dark text on white, with a white margin: what Tesseract reads best
+    a = np.asarray(im, np.float32)
+    hist = np.bincount(a.astype(np.uint8).ravel(), minlength=256).astype(np.float64)
+    levels = np.arange(256)
+    w0 = np.cumsum(hist)
+    m0 = np.cumsum(hist * levels)
+    total, mt = w0[-1], m0[-1]
+    between = (mt * w0 - m0 * total) ** 2 / np.maximum(w0 * (total - w0), 1e-9)
+    thr = int(np.argmax(between))
+    bright = a > thr
+    text = ~bright if bright.mean() > 0.5 else bright  # the minority is the text
+    text &= ~_touching_border(text)  # board edges and neighbours cut by the crop are not letters
+    im = Image.fromarray(np.pad(np.where(text, 0, 255).astype(np.uint8), 20, constant_values=255))
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "t.png"
         im.save(p)
         r = subprocess.run([exe, str(p), "stdout", "--psm", "7"], capture_output=True, text=True, timeout=60)
     return " ".join(r.stdout.split())
+
+
+def _touching_border(m: np.ndarray) -> np.ndarray:
+    """Pixels of ``m`` connected (4-neighbourhood) to the image border: morphological reconstruction."""
+    seed = np.zeros_like(m)
+    seed[0, :], seed[-1, :], seed[:, 0], seed[:, -1] = m[0, :], m[-1, :], m[:, 0], m[:, -1]
+    while True:
+        grown = seed.copy()
+        grown[1:] |= seed[:-1]
+        grown[:-1] |= seed[1:]
+        grown[:, 1:] |= seed[:, :-1]
+        grown[:, :-1] |= seed[:, 1:]
+        grown &= m
+        if np.array_equal(grown, seed):
+            return seed
+        seed = grown
 
 
 def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidelity:

@@ -1,6 +1,6 @@
 """Train the plan-conditioned generator (models/generator.py) on latents of the trained tokenizer.
 
-    thinkdraw train generator --out runs/generator [--samples 16000] [--steps 6000] [--resume] [--export]
+    thinkdraw train generator --out runs/generator [--samples 16000] [--steps 2500] [--resume] [--export]
 
 1. Data: ``samples`` world scenes (train split, a share of them with text) are rendered, encoded once
    with the tokenizer's encoder and cached with their conditioning in OUT/data.safetensors (the cache
@@ -43,7 +43,7 @@ class GenTrainConfig:
     out: str = "runs/generator"
     tokenizer: str = ""  # tokenizer weights; default: the bundled ones
     samples: int = 16000
-    steps: int = 6000
+    steps: int = 2500
     batch: int = 32
     lr: float = 1e-3
     p_drop_plan: float = 0.1

@@ -1,6 +1,6 @@
 """Train the image tokenizer (the autoencoder in models/autoencoder.py).
 
-    thinkdraw train tokenizer --out runs/tokenizer [--steps 2500] [--resume] [--export]
+    thinkdraw train tokenizer --out runs/tokenizer [--steps 4000] [--resume] [--export]
 
 Data: world scenes streamed from the sampler (train split), random 64x64 crops (half of them around
 planned text, so the decoder learns to use the glyph raster); loss L1 on pixels, plus a small L2 on the
@@ -38,8 +38,8 @@ from thinkdraw.train.data import to_unit, world_item
 @dataclass
 class TokConfig:
     out: str = "runs/tokenizer"
-    steps: int = 2500
-    batch: int = 24
+    steps: int = 4000
+    batch: int = 32
     crop: int = 64
     crops_per_image: int = 3
     lr: float = 2e-3
