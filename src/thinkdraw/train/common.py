@@ -61,6 +61,20 @@ def config_from_args(cls, a):
     return cls(**{k: getattr(a, k) for k in asdict(cls())})
 
 
+def export_run(out: Path, name: str) -> Path:
+    """Copy a run's weights, log and loss curve into the package's weights folder (they travel together)."""
+    import shutil
+
+    from thinkdraw.models.weights import WEIGHTS_DIR
+
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    dst = WEIGHTS_DIR / f"{name}.safetensors"
+    shutil.copyfile(out / f"{name}.safetensors", dst)
+    shutil.copyfile(out / "train_log.json", WEIGHTS_DIR / f"{name}.train_log.json")
+    shutil.copyfile(out / "loss_curve.png", WEIGHTS_DIR / f"{name}.loss_curve.png")
+    return dst
+
+
 def cosine_lr(step: int, total: int, base: float, warmup: int = 100) -> float:
     if step < warmup:
         return base * (step + 1) / warmup

@@ -32,6 +32,7 @@ from thinkdraw.train.common import (
     add_config_args,
     config_from_args,
     cosine_lr,
+    export_run,
     load_checkpoint,
     save_checkpoint,
 )
@@ -179,9 +180,7 @@ def train(cfg: GenTrainConfig, resume: bool = False, export: bool = False, log=p
     runlog.write(summary={"params": n_params, "samples": N, "wall_s": round(time.perf_counter() - t0, 1)})
     final = save_weights(ema, out / "generator.safetensors", ema.config.to_dict())
     if export:
-        from thinkdraw.train.tokenizer import _export
-
-        final = _export(out, "generator")
+        final = export_run(out, "generator")
     return final
 
 

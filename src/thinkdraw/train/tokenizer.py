@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,12 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
-from thinkdraw.models.weights import WEIGHTS_DIR, save_weights
+from thinkdraw.models.weights import save_weights
 from thinkdraw.train.common import (
     RunLog,
     add_config_args,
     config_from_args,
     cosine_lr,
+    export_run,
     load_checkpoint,
     save_checkpoint,
 )
@@ -153,17 +153,8 @@ def train(cfg: TokConfig, resume: bool = False, export: bool = False, log=print)
                           "wall_s": round(time.perf_counter() - t0, 1)})
     final = save_weights(model, out / "tokenizer.safetensors", model.config.to_dict(), extra={"figures": figures})
     if export:
-        final = _export(out, "tokenizer")
+        final = export_run(out, "tokenizer")
     return final
-
-
-def _export(out: Path, name: str) -> Path:
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    dst = WEIGHTS_DIR / f"{name}.safetensors"
-    shutil.copyfile(out / f"{name}.safetensors", dst)
-    shutil.copyfile(out / "train_log.json", WEIGHTS_DIR / f"{name}.train_log.json")
-    shutil.copyfile(out / "loss_curve.png", WEIGHTS_DIR / f"{name}.loss_curve.png")
-    return dst
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
