@@ -180,3 +180,37 @@ def test_bundled_weights_are_small_safetensors_and_draw():
     _, plan = plan_prompt("a red ball next to a blue cup")
     img = r.draw(plan, seed=0).image
     assert img.size == (256, 256) and img.tobytes() == r.draw(plan, seed=0).image.tobytes()
+
+
+def test_reflect_mode_redraws_only_failed_regions(tiny):
+    """A scripted critic fails one box in round 0 and passes in round 1: only that region changes."""
+    from thinkdraw import Engine
+    from thinkdraw.plan.schema import Check, Critique
+
+    ae, gen = tiny
+
+    class Scripted:
+        name = "scripted"
+
+        def __init__(self):
+            self.calls = 0
+
+        def check(self, image, plan):
+            self.calls += 1
+            e = plan.entities[0]
+            ok = self.calls > 1
+            return Critique(checks=[Check(kind="presence", target=e.id, passed=ok, box=e.box)], score=float(ok),
+                            reflection="fine" if ok else f"{e.id} is missing", failed_regions=[] if ok else [e.box])
+
+    critic = Scripted()
+    eng = Engine(renderer=BuiltinRenderer(steps=2, tokenizer=ae, generator=gen), critic=critic)
+    r = eng.generate("a red ball next to a blue cup", seed=0, mode="reflect")
+    assert len(r.rounds) == 2 and critic.calls == 2 and r.rounds[1].critique.score == 1.0
+    assert r.image is r.rounds[1].image
+    from thinkdraw.engine import regions_mask
+
+    m = regions_mask([r.plan.entities[0].box], 256, 256)
+    a, b = np.asarray(r.rounds[0].image), np.asarray(r.rounds[1].image)
+    assert np.array_equal(a[~m], b[~m])
+    assert [s.stage for s in r.reasoning.steps].count("reflect") == 3
+    assert {"draw", "reflect", "refine_1", "total", "plan"} <= set(r.timings)

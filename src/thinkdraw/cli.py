@@ -135,7 +135,7 @@ def cmd_generate(a: argparse.Namespace) -> int:
     except (UnknownBackendError, WeightsError) as e:
         raise CLIError(str(e)) from e
     t0 = time.perf_counter()
-    if a.mode == "think":
+    if a.mode != "direct":
         try:
             reasoning, plan = get_planner("rules").plan(a.prompt, seed=a.seed)
         except PlanningError as e:
@@ -147,7 +147,18 @@ def cmd_generate(a: argparse.Namespace) -> int:
             raise CLIError(f"--size is for the sketch renderer; {renderer.name} draws {plan.canvas.width} px")
         plan.canvas.width = plan.canvas.height = a.size
     t1 = time.perf_counter()
-    result = renderer.draw(plan, seed=a.seed, progress=_progress(f"drawing ({renderer.name}, {a.mode})"), mode=a.mode)
+    if a.mode == "reflect":
+        from thinkdraw.engine import Engine
+
+        res = Engine(renderer=renderer).render(plan, reasoning, seed=a.seed, mode="reflect",
+                                               progress=_progress(f"drawing ({renderer.name})"))
+        result = res
+        if not a.quiet:
+            for k, r in enumerate(res.rounds):
+                print(f"round {k}: score {r.critique.score:.2f}: {r.critique.reflection}", file=sys.stderr)
+    else:
+        result = renderer.draw(plan, seed=a.seed, progress=_progress(f"drawing ({renderer.name}, {a.mode})"),
+                               mode=a.mode)
     t2 = time.perf_counter()
     out = save_png(result.image, a.output, plan, seed=a.seed, renderer=renderer.name, mode=a.mode,
                    reasoning=[s.model_dump() for s in reasoning.steps], thinkdraw=__version__)
@@ -162,6 +173,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
 def cmd_train(a: argparse.Namespace) -> int:
     if a.model == "tokenizer":
         from thinkdraw.train import tokenizer as mod
+    elif a.model == "critic":
+        from thinkdraw.train import critic as mod
     else:
         from thinkdraw.train import generator as mod
     p = argparse.ArgumentParser(prog=f"thinkdraw train {a.model}")
@@ -227,8 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("-o", "--output", default="out.png")
     sg.add_argument("--renderer", default="builtin",
                     help="renderer backend: builtin (the bundled model, default) or sketch (exact plan raster)")
-    sg.add_argument("--mode", choices=["think", "direct"], default="think",
-                    help="think: plan first, draw from the plan (default); direct: draw from the prompt alone")
+    sg.add_argument("--mode", choices=["think", "direct", "reflect"], default="think",
+                    help="think: plan first, draw from the plan (default); direct: draw from the prompt alone; "
+                         "reflect: think, then check and redraw failed regions (needs the bundled critic)")
     sg.add_argument("--seed", type=int, default=0)
     sg.add_argument("--size", type=int, default=None, help="square canvas size in pixels (default 256)")
     sg.add_argument("-q", "--quiet", action="store_true")
@@ -253,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("train", help="train a bundled model: tokenizer, then generator (see docs/models.md)",
                         add_help=False)
-    st.add_argument("model", choices=["tokenizer", "generator"])
+    st.add_argument("model", choices=["tokenizer", "generator", "critic"])
     st.add_argument("rest", nargs=argparse.REMAINDER)
     st.set_defaults(func=cmd_train)
 

@@ -9,9 +9,11 @@ import torch
 
 from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
 from thinkdraw.models.generator import GenConfig, Generator
+from thinkdraw.models.segmenter import SegConfig, Segmenter
 from thinkdraw.models.weights import WEIGHTS_DIR, WeightsError, load_into, read_weights
 
 TOKENIZER_FILE = WEIGHTS_DIR / "tokenizer.safetensors"
+CRITIC_FILE = WEIGHTS_DIR / "critic.safetensors"
 GENERATOR_FILE = WEIGHTS_DIR / "generator.safetensors"
 
 
@@ -37,6 +39,13 @@ def load_generator(path: str | Path | None = None) -> Generator:
     path = Path(path) if path else GENERATOR_FILE
     sd, meta = read_weights(path)
     return load_into(Generator(_cfg(GenConfig, meta["config"])), sd, path)
+
+
+@lru_cache(maxsize=4)
+def load_segmenter(path: str | Path | None = None) -> Segmenter:
+    path = Path(path) if path else CRITIC_FILE
+    sd, meta = read_weights(path)
+    return load_into(Segmenter(_cfg(SegConfig, meta["config"])), sd, path)
 
 
 def bundled_available() -> bool:

@@ -1,0 +1,127 @@
+"""Validate the builtin critic (reflect/builtin.py) on sketch renders of held-out plans.
+
+    python benchmarks/bench_critic.py --n 500
+
+clean:   sketch renders of the plans must pass their checks (target >= 0.99 of checks)
+defects: each plan is rendered once more with one injected defect — an object removed, recoloured,
+         moved across its reference, or a letter of its text changed — and the critic must flag it:
+         recall    = share of defect images with a failed check about the defect (target >= 0.95)
+         precision = share of failed checks on defect images that are about the defect (target >= 0.95)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import string
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+
+def inject(plan, rng: random.Random):
+    """(defective plan, kind, set of check targets that describe the defect) or None."""
+    from thinkdraw.world.vocab import COLOR_NAMES
+
+    bad = plan.model_copy(deep=True)
+    kinds = []
+    ents = [e for e in plan.entities if e.category and not any(t.on == e.id for t in plan.texts)]
+    if ents:
+        kinds += ["remove", "recolor"]
+    rels = [r for r in plan.relations if r.predicate in ("left_of", "right_of") and len(plan.members(r.subject)) == 1
+            and len(plan.members(r.object)) == 1]
+    if rels:
+        kinds.append("move")
+    if plan.texts:
+        kinds.append("letter")
+    if not kinds:
+        return None
+    kind = rng.choice(kinds)
+    if kind == "remove":
+        e = rng.choice(ents)
+        bad.relations = []
+        bad.entities = [x for x in bad.entities if x.id != e.id]
+        rel = {f"{r.subject} {r.predicate} {r.object}" for r in plan.relations
+               if e.id in (r.subject, r.object) or e.group in (r.subject, r.object)}
+        return bad, kind, {e.id, e.group} | rel
+    if kind == "recolor":
+        e = rng.choice([x for x in ents if x.attributes.color] or ents)
+        bad.entity(e.id).attributes.color = rng.choice([c for c in COLOR_NAMES if c != e.attributes.color])
+        return bad, kind, {e.id}
+    if kind == "move":
+        r = rng.choice(rels)
+        s, o = bad.members(r.subject)[0], plan.members(r.object)[0]
+        w = s.box[2] - s.box[0]
+        ocx = (o.box[0] + o.box[2]) / 2
+        scx = (s.box[0] + s.box[2]) / 2
+        ncx = min(max(2 * ocx - scx, w / 2), 1 - w / 2)  # mirrored across the reference
+        s.box = (ncx - w / 2, s.box[1], ncx + w / 2, s.box[3])
+        return bad, kind, {f"{r.subject} {r.predicate} {r.object}"}
+    t = rng.choice(bad.texts)
+    letters = [i for i, ch in enumerate(t.content) if ch.isalnum()]
+    i = rng.choice(letters)
+    pool = string.ascii_uppercase if t.content[i].isupper() else string.ascii_lowercase if t.content[i].isalpha() else string.digits
+    t.content = t.content[:i] + rng.choice([c for c in pool if c != t.content[i]]) + t.content[i + 1:]
+    return bad, kind, {t.id}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    from thinkdraw.reflect.builtin import BuiltinCritic
+    from thinkdraw.think import plan_prompt
+    from thinkdraw.world.render import render_scene
+    from thinkdraw.world.sampler import sample_spec
+
+    critic = BuiltinCritic()
+    rng = random.Random(f"bench-critic/{a.seed}")
+    clean_ok = clean_n = 0
+    by_kind_clean: Counter = Counter()
+    by_kind_tot: Counter = Counter()
+    recall_hit = recall_n = flagged = flagged_right = 0
+    per_defect: Counter = Counter()
+    per_defect_hit: Counter = Counter()
+    t0 = time.perf_counter()
+    for i in range(a.n):
+        prompt = sample_spec(rng, "heldout")[0]
+        _, plan = plan_prompt(prompt, seed=i)
+        cr = critic.check(render_scene(plan, seed=i).image, plan)
+        for c in cr.checks:
+            by_kind_tot[c.kind] += 1
+            by_kind_clean[c.kind] += int(c.passed)
+        clean_ok += sum(c.passed for c in cr.checks)
+        clean_n += len(cr.checks)
+        d = inject(plan, rng)
+        if d is None:
+            continue
+        bad, kind, targets = d
+        cr2 = critic.check(render_scene(bad, seed=i).image, plan)
+        fails = [c for c in cr2.checks if not c.passed]
+        right = [c for c in fails if c.target in targets]
+        recall_n += 1
+        recall_hit += int(bool(right))
+        per_defect[kind] += 1
+        per_defect_hit[kind] += int(bool(right))
+        flagged += len(fails)
+        flagged_right += len(right)
+    out = {"clean_pass": clean_ok / clean_n, "clean_by_kind": {k: by_kind_clean[k] / by_kind_tot[k] for k in by_kind_tot},
+           "recall": recall_hit / max(1, recall_n), "precision": flagged_right / max(1, flagged),
+           "recall_by_defect": {k: per_defect_hit[k] / per_defect[k] for k in per_defect}, "defects": recall_n,
+           "seconds": time.perf_counter() - t0}
+    print(f"clean sketch renders: {clean_ok}/{clean_n} checks pass ({out['clean_pass']:.3f}); by kind: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in sorted(out["clean_by_kind"].items())))
+    print(f"injected defects: recall {out['recall']:.3f} ({recall_hit}/{recall_n}), precision {out['precision']:.3f} "
+          f"({flagged_right}/{flagged}); recall by defect: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in sorted(out["recall_by_defect"].items())))
+    if a.json:
+        Path(a.json).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
