@@ -149,9 +149,13 @@ def cmd_generate(a: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     if a.mode == "reflect":
         from thinkdraw.engine import Engine
+        from thinkdraw.models.weights import WeightsError
 
-        res = Engine(renderer=renderer).render(plan, reasoning, seed=a.seed, mode="reflect",
-                                               progress=_progress(f"drawing ({renderer.name})"))
+        try:
+            res = Engine(renderer=renderer).render(plan, reasoning, seed=a.seed, mode="reflect",
+                                                   progress=_progress(f"drawing ({renderer.name})"))
+        except WeightsError as e:
+            raise CLIError(str(e)) from e
         result = res
         if not a.quiet:
             for k, r in enumerate(res.rounds):
@@ -242,7 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="renderer backend: builtin (the bundled model, default) or sketch (exact plan raster)")
     sg.add_argument("--mode", choices=["think", "direct", "reflect"], default="think",
                     help="think: plan first, draw from the plan (default); direct: draw from the prompt alone; "
-                         "reflect: think, then check and redraw failed regions (needs the bundled critic)")
+                         "reflect: think, then check and redraw failed regions (needs critic weights: "
+                         "`thinkdraw train critic --export`; not bundled yet)")
     sg.add_argument("--seed", type=int, default=0)
     sg.add_argument("--size", type=int, default=None, help="square canvas size in pixels (default 256)")
     sg.add_argument("-q", "--quiet", action="store_true")
