@@ -214,3 +214,17 @@ def test_reflect_mode_redraws_only_failed_regions(tiny):
     assert np.array_equal(a[~m], b[~m])
     assert [s.stage for s in r.reasoning.steps].count("reflect") == 3
     assert {"draw", "reflect", "refine_1", "total", "plan"} <= set(r.timings)
+
+
+def test_critic_training_script_runs_and_resumes(tmp_path):
+    import json
+
+    from thinkdraw.train.critic import CriticConfig, train
+
+    out = tmp_path / "critic"
+    cfg = CriticConfig(out=str(out), steps=2, batch=2, log_every=1, ckpt_every=1)
+    train(cfg, log=lambda *a: None)
+    cfg.steps = 3
+    train(cfg, resume=True, log=lambda *a: None)
+    assert (out / "critic.safetensors").is_file() and (out / "loss_curve.png").is_file()
+    assert [r["step"] for r in json.loads((out / "train_log.json").read_text())["records"]] == [1, 2, 3]

@@ -61,6 +61,26 @@ def config_from_args(cls, a):
     return cls(**{k: getattr(a, k) for k in asdict(cls())})
 
 
+def open_run(cfg, model: nn.Module, resume: bool, log, weight_decay: float = 0.0, **config_extra):
+    """Threads, seed, output folder, optimizer, run log; resume from OUT/checkpoint.safetensors when asked.
+
+    Returns (out, opt, ckpt, step, runlog)."""
+    from dataclasses import asdict
+
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=weight_decay)
+    ckpt = out / "checkpoint.safetensors"
+    step = 0
+    runlog = RunLog(out, {"train": asdict(cfg), "model": model.config.to_dict(), **config_extra}, resume)
+    if resume and ckpt.is_file():
+        step, _ = load_checkpoint(ckpt, model, opt)
+        log(f"resumed from {ckpt} at step {step}")
+    return out, opt, ckpt, step, runlog
+
+
 def export_run(out: Path, name: str) -> Path:
     """Copy a run's weights, log and loss curve into the package's weights folder (they travel together)."""
     import shutil

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +24,11 @@ from thinkdraw.models.segmenter import SegConfig, Segmenter
 from thinkdraw.models.weights import save_weights
 from thinkdraw.plan.layout import solve_layout
 from thinkdraw.train.common import (
-    RunLog,
     add_config_args,
     config_from_args,
     cosine_lr,
     export_run,
-    load_checkpoint,
+    open_run,
     save_checkpoint,
 )
 from thinkdraw.world.render import render_scene
@@ -97,18 +96,9 @@ def _down(t: np.ndarray, f: int) -> np.ndarray:
 
 
 def train(cfg: CriticConfig, resume: bool = False, export: bool = False, log=print) -> Path:
-    torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     model = Segmenter(SegConfig())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    ckpt = out / "checkpoint.safetensors"
-    step = 0
-    runlog = RunLog(out, {"train": asdict(cfg), "model": model.config.to_dict()}, resume)
-    if resume and ckpt.is_file():
-        step, _ = load_checkpoint(ckpt, model, opt)
-        log(f"resumed from {ckpt} at step {step}")
+    out, opt, ckpt, step, runlog = open_run(cfg, model, resume, log)
     rng = random.Random(f"critic/{cfg.seed}/{step}")
     f = 256 // model.config.size
     t0, seen = time.perf_counter(), 0

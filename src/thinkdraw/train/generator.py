@@ -18,7 +18,7 @@ import copy
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +28,11 @@ from thinkdraw.models.condition import MAX_TOKENS, Cond, plan_maps, prompt_token
 from thinkdraw.models.generator import GenConfig, Generator, flow_loss
 from thinkdraw.models.weights import save_weights
 from thinkdraw.train.common import (
-    RunLog,
     add_config_args,
     config_from_args,
     cosine_lr,
     export_run,
-    load_checkpoint,
+    open_run,
     save_checkpoint,
 )
 from thinkdraw.train.data import to_unit, world_item
@@ -130,18 +129,13 @@ def train(cfg: GenTrainConfig, resume: bool = False, export: bool = False, log=p
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    ckpt = out / "checkpoint.safetensors"
-    step = 0
-    runlog = RunLog(out, {"train": asdict(cfg), "model": model.config.to_dict(), "samples": N}, resume)
-    if resume and ckpt.is_file():
-        step, _ = load_checkpoint(ckpt, model, opt)
+    out, opt, ckpt, step, runlog = open_run(cfg, model, resume, log, weight_decay=0.01, samples=N)
+    if step:
         ema_path = out / "ema.safetensors"
         if ema_path.is_file():
             from safetensors.torch import load_file
 
             ema.load_state_dict(load_file(str(ema_path)))
-        log(f"resumed from {ckpt} at step {step}")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"generator: {n_params / 1e6:.2f}M params, {N} cached samples, {cfg.steps} steps of {cfg.batch}")
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + step)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +24,11 @@ import torch.nn.functional as F
 from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
 from thinkdraw.models.weights import save_weights
 from thinkdraw.train.common import (
-    RunLog,
     add_config_args,
     config_from_args,
     cosine_lr,
     export_run,
-    load_checkpoint,
+    open_run,
     save_checkpoint,
 )
 from thinkdraw.train.data import to_unit, world_item
@@ -96,18 +95,9 @@ def evaluate(model: AutoEncoder, n: int, seed: int = 1234) -> dict:
 
 
 def train(cfg: TokConfig, resume: bool = False, export: bool = False, log=print) -> Path:
-    torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     model = AutoEncoder(AEConfig())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    ckpt = out / "checkpoint.safetensors"
-    step = 0
-    runlog = RunLog(out, {"train": asdict(cfg), "model": model.config.to_dict()}, resume)
-    if resume and ckpt.is_file():
-        step, _ = load_checkpoint(ckpt, model, opt)
-        log(f"resumed from {ckpt} at step {step}")
+    out, opt, ckpt, step, runlog = open_run(cfg, model, resume, log)
     rng = random.Random(f"tok/{cfg.seed}/{step}")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"tokenizer: {n_params / 1e6:.2f}M params, {cfg.steps} steps of {cfg.batch} crops {cfg.crop}px")
