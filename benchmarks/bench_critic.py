@@ -14,57 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import string
 import sys
 import time
 from collections import Counter
 from pathlib import Path
-
-
-def inject(plan, rng: random.Random):
-    """(defective plan, kind, set of check targets that describe the defect) or None."""
-    from thinkdraw.world.vocab import COLOR_NAMES
-
-    bad = plan.model_copy(deep=True)
-    kinds = []
-    ents = [e for e in plan.entities if e.category and not any(t.on == e.id for t in plan.texts)]
-    if ents:
-        kinds += ["remove", "recolor"]
-    rels = [r for r in plan.relations if r.predicate in ("left_of", "right_of") and len(plan.members(r.subject)) == 1
-            and len(plan.members(r.object)) == 1]
-    if rels:
-        kinds.append("move")
-    if plan.texts:
-        kinds.append("letter")
-    if not kinds:
-        return None
-    kind = rng.choice(kinds)
-    if kind == "remove":
-        e = rng.choice(ents)
-        bad.relations = []
-        bad.entities = [x for x in bad.entities if x.id != e.id]
-        rel = {f"{r.subject} {r.predicate} {r.object}" for r in plan.relations
-               if e.id in (r.subject, r.object) or e.group in (r.subject, r.object)}
-        return bad, kind, {e.id, e.group} | rel
-    if kind == "recolor":
-        e = rng.choice([x for x in ents if x.attributes.color] or ents)
-        bad.entity(e.id).attributes.color = rng.choice([c for c in COLOR_NAMES if c != e.attributes.color])
-        return bad, kind, {e.id}
-    if kind == "move":
-        r = rng.choice(rels)
-        s, o = bad.members(r.subject)[0], plan.members(r.object)[0]
-        w = s.box[2] - s.box[0]
-        ocx = (o.box[0] + o.box[2]) / 2
-        scx = (s.box[0] + s.box[2]) / 2
-        ncx = min(max(2 * ocx - scx, w / 2), 1 - w / 2)  # mirrored across the reference
-        s.box = (ncx - w / 2, s.box[1], ncx + w / 2, s.box[3])
-        return bad, kind, {f"{r.subject} {r.predicate} {r.object}"}
-    t = rng.choice(bad.texts)
-    letters = [i for i, ch in enumerate(t.content) if ch.isalnum()]
-    i = rng.choice(letters)
-    pool = string.ascii_uppercase if t.content[i].isupper() else string.ascii_lowercase if t.content[i].isalpha() else string.digits
-    t.content = t.content[:i] + rng.choice([c for c in pool if c != t.content[i]]) + t.content[i + 1:]
-    return bad, kind, {t.id}
 
 
 def main() -> int:
@@ -72,13 +25,17 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json")
+    ap.add_argument("--weights", help="critic weights (default: the bundled models/weights/critic.safetensors)")
+    ap.add_argument("--show", type=int, default=0, help="print this many failed checks on clean renders")
     a = ap.parse_args()
+    from thinkdraw.eval.defects import inject
     from thinkdraw.reflect.builtin import BuiltinCritic
     from thinkdraw.think import plan_prompt
     from thinkdraw.world.render import render_scene
     from thinkdraw.world.sampler import sample_spec
 
-    critic = BuiltinCritic()
+    critic = BuiltinCritic(path=a.weights)
+    shown = 0
     rng = random.Random(f"bench-critic/{a.seed}")
     clean_ok = clean_n = 0
     by_kind_clean: Counter = Counter()
@@ -92,6 +49,9 @@ def main() -> int:
         _, plan = plan_prompt(prompt, seed=i)
         cr = critic.check(render_scene(plan, seed=i).image, plan)
         for c in cr.checks:
+            if not c.passed and shown < a.show:
+                shown += 1
+                print(f"clean miss: {prompt!r}: {c.kind} {c.target}: expected {c.expected}, observed {c.observed}")
             by_kind_tot[c.kind] += 1
             by_kind_clean[c.kind] += int(c.passed)
         clean_ok += sum(c.passed for c in cr.checks)

@@ -129,39 +129,51 @@ def cmd_text(a) -> dict:
 
 
 def cmd_validate(a) -> dict:
-    """The scorer must pass sketch renders and flag injected defects."""
+    """The eval scorer must pass sketch renders and flag injected defects (the critic's protocol, same plans)."""
+    from thinkdraw.eval.defects import inject
     from thinkdraw.eval.fidelity import score_image
     from thinkdraw.think import plan_prompt
     from thinkdraw.world.render import render_scene
-    from thinkdraw.world.vocab import COLOR_NAMES
+    from thinkdraw.world.sampler import sample_spec
 
-    prompts = heldout_prompts(a.n, a.seed)
-    clean_ok = clean_tot = flagged = defects = 0
-    rng = random.Random(0)
-    for i, p in enumerate(prompts):
-        _, plan = plan_prompt(p, seed=i)
-        f = score_image(render_scene(plan, seed=i).image, plan, text=False)
+    rng = random.Random(f"bench-critic/{a.seed}")  # the same plans and defects as benchmarks/bench_critic.py
+    clean_ok = clean_tot = hit = n_def = flagged = right = shown = 0
+    by_kind, per_def, per_def_hit = Counter(), Counter(), Counter()
+    by_kind_ok = Counter()
+    for i in range(a.n):
+        prompt = sample_spec(rng, "heldout")[0]
+        _, plan = plan_prompt(prompt, seed=i)
+        f = score_image(render_scene(plan, seed=i).image, plan)
+        for x in f.facts:
+            by_kind[x.kind] += 1
+            by_kind_ok[x.kind] += int(x.passed)
+            if not x.passed and shown < a.show:
+                shown += 1
+                print(f"clean miss: {prompt!r}: {x.kind} {x.target}: {x.detail}")
         clean_ok += sum(x.passed for x in f.facts)
         clean_tot += len(f.facts)
-        cands = [e for e in plan.entities if e.category and e.attributes.color and not any(t.on == e.id for t in plan.texts)]
-        if not cands:
+        d = inject(plan, rng)
+        if d is None:
             continue
-        e = rng.choice(cands)
-        bad = plan.model_copy(deep=True)
-        kind = rng.choice(["remove", "recolor"])
-        if kind == "remove":
-            bad.relations = []
-            bad.texts = [t for t in bad.texts if t.on != e.id]
-            bad.entities = [x for x in bad.entities if x.id != e.id]
-        else:
-            bad.entity(e.id).attributes.color = rng.choice([c for c in COLOR_NAMES if c != e.attributes.color])
-        img = render_scene(bad, seed=i).image
-        f2 = score_image(img, plan, text=False)
-        defects += 1
-        flagged += int(any(not x.passed and x.target in (e.id, e.group) for x in f2.facts))
-    out = {"clean_pass_rate": clean_ok / clean_tot, "defect_recall": flagged / max(1, defects), "defects": defects}
-    print(f"sketch renders: {clean_ok}/{clean_tot} facts pass ({out['clean_pass_rate']:.3f}); injected defects "
-          f"(object removed or recolored) flagged: {flagged}/{defects} ({out['defect_recall']:.3f})")
+        bad, kind, targets = d
+        f2 = score_image(render_scene(bad, seed=i).image, plan)
+        fails = [x for x in f2.facts if not x.passed]
+        good = [x for x in fails if x.target in targets]
+        n_def += 1
+        hit += int(bool(good))
+        per_def[kind] += 1
+        per_def_hit[kind] += int(bool(good))
+        flagged += len(fails)
+        right += len(good)
+    out = {"clean_pass_rate": clean_ok / clean_tot, "clean_by_kind": {k: by_kind_ok[k] / by_kind[k] for k in by_kind},
+           "defect_recall": hit / max(1, n_def), "defect_precision": right / max(1, flagged), "defects": n_def,
+           "recall_by_defect": {k: per_def_hit[k] / per_def[k] for k in per_def}}
+    print(f"eval scorer on sketch renders of {a.n} held-out plans: {clean_ok}/{clean_tot} facts pass "
+          f"({out['clean_pass_rate']:.3f}); by kind: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in sorted(out["clean_by_kind"].items())))
+    print(f"injected defects: recall {out['defect_recall']:.3f} ({hit}/{n_def}), precision "
+          f"{out['defect_precision']:.3f} ({right}/{flagged}); recall by defect: "
+          + ", ".join(f"{k} {v:.3f}" for k, v in sorted(out["recall_by_defect"].items())))
     return out
 
 
@@ -185,8 +197,9 @@ def main() -> int:
     ap.add_argument("--sketch", action="store_true", help="text: the sketch renderer (OCR's upper bound)")
     ap.add_argument("--save", help="save the first images of each mode here")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--show", type=int, default=0, help="validate: print this many failed facts on clean renders")
     a = ap.parse_args()
-    a.n = a.n or {"latency": 10, "fidelity": 200, "text": 100, "validate": 200, "tokenizer": 100}[a.what]
+    a.n = a.n or {"latency": 10, "fidelity": 200, "text": 100, "validate": 500, "tokenizer": 100}[a.what]
     from thinkdraw.models.bundled import set_threads
 
     set_threads()

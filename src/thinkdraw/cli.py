@@ -2,7 +2,8 @@
 
     thinkdraw plan PROMPT [--json] [--seed N]           reasoning + plan summary (or JSON)
     thinkdraw plan --batch FILE [-o OUT]                one prompt per line -> one JSON object per line
-    thinkdraw generate PROMPT -o out.png [--renderer R] draw the plan; the PNG carries plan, prompt, seed
+    thinkdraw generate PROMPT -o out.png [--mode M]     think, draw, reflect (default); the PNG carries its plan
+    thinkdraw eval [--n 300] [--modes ...] [--out DIR]  GenEval-style suite: JSON, Markdown table, bar chart
     thinkdraw inspect out.png [--json]                  print what a thinkdraw PNG carries
     thinkdraw world sample --n N --out DIR              write a sharded dataset of the built-in world
     thinkdraw schema                                    the ScenePlan JSON schema
@@ -147,30 +148,30 @@ def cmd_generate(a: argparse.Namespace) -> int:
             raise CLIError(f"--size is for the sketch renderer; {renderer.name} draws {plan.canvas.width} px")
         plan.canvas.width = plan.canvas.height = a.size
     t1 = time.perf_counter()
-    if a.mode == "reflect":
-        from thinkdraw.engine import Engine
-        from thinkdraw.models.weights import WeightsError
+    from thinkdraw.engine import Engine
 
-        try:
-            res = Engine(renderer=renderer).render(plan, reasoning, seed=a.seed, mode="reflect",
-                                                   progress=_progress(f"drawing ({renderer.name})"))
-        except WeightsError as e:
-            raise CLIError(str(e)) from e
-        result = res
-        if not a.quiet:
-            for k, r in enumerate(res.rounds):
-                print(f"round {k}: score {r.critique.score:.2f}: {r.critique.reflection}", file=sys.stderr)
-    else:
-        result = renderer.draw(plan, seed=a.seed, progress=_progress(f"drawing ({renderer.name}, {a.mode})"),
-                               mode=a.mode)
+    try:
+        result = Engine(renderer=renderer, max_rounds=a.rounds, bands=a.bands).render(
+            plan, reasoning, seed=a.seed, mode=a.mode, progress=_progress(f"drawing ({renderer.name}, {a.mode})"))
+    except WeightsError as e:
+        raise CLIError(str(e)) from e
+    if not a.quiet:
+        for k, r in enumerate(result.rounds):
+            label = r.label or f"round {k}"
+            print(f"{label}: score {r.critique.score:.2f}: {r.critique.reflection}", file=sys.stderr)
     t2 = time.perf_counter()
     out = save_png(result.image, a.output, plan, seed=a.seed, renderer=renderer.name, mode=a.mode,
-                   reasoning=[s.model_dump() for s in reasoning.steps], thinkdraw=__version__)
+                   reasoning=[s.model_dump() for s in reasoning.steps], thinkdraw=__version__,
+                   timings={k: round(v, 4) for k, v in result.timings.items()},
+                   rounds=[{"label": r.label, "score": r.critique.score, "reflection": r.critique.reflection,
+                            "prompt": r.prompt} for r in result.rounds])
     if not a.quiet:
         for w in plan.warnings:
             print(f"warning: {w}", file=sys.stderr)
         print(f"wrote {out} ({result.image.width}x{result.image.height}, renderer {renderer.name}, mode {a.mode}, "
               f"plan {1000 * (t1 - t0):.0f} ms, draw {1000 * (t2 - t1):.0f} ms)")
+        if a.verbose:
+            print(reasoning.render())
     return 0
 
 
@@ -219,6 +220,32 @@ def cmd_world_sample(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(a: argparse.Namespace) -> int:
+    from thinkdraw.eval.suite import EVAL_CATEGORIES, markdown, run_eval
+    from thinkdraw.models.weights import WeightsError
+
+    modes = tuple(m.strip() for m in a.modes.split(",") if m.strip())
+    cats = tuple(c.strip() for c in a.categories.split(",")) if a.categories else EVAL_CATEGORIES
+    if a.n < 1:
+        raise CLIError("--n must be at least 1")
+    out = Path(a.out)
+    if a.fresh and (out / "results.jsonl").is_file():
+        (out / "results.jsonl").unlink()
+    bars = {}
+
+    def progress(mode: str, done: int, total: int) -> None:
+        bars.setdefault(mode, _progress(f"eval {mode:>11}"))(done, total)
+
+    try:
+        report = run_eval(out, modes=modes, n=a.n, seed=a.seed, progress=progress, categories=cats,
+                          save_images=a.save_images)
+    except WeightsError as e:
+        raise CLIError(str(e)) from e
+    print(markdown(report, cats))
+    print(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")
+    return 0
+
+
 def cmd_schema(a: argparse.Namespace) -> int:
     from thinkdraw.plan.schema import ScenePlan
 
@@ -244,10 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("-o", "--output", default="out.png")
     sg.add_argument("--renderer", default="builtin",
                     help="renderer backend: builtin (the bundled model, default) or sketch (exact plan raster)")
-    sg.add_argument("--mode", choices=["think", "direct", "reflect"], default="think",
-                    help="think: plan first, draw from the plan (default); direct: draw from the prompt alone; "
-                         "reflect: think, then check and redraw failed regions (needs critic weights: "
-                         "`thinkdraw train critic --export`; not bundled yet)")
+    sg.add_argument("--mode", choices=["direct", "think", "reflect", "interleaved"], default="reflect",
+                    help="reflect (default): think, draw, let the critic check the image against the plan and "
+                         "redraw only the failed regions; think: plan, then draw once; direct: draw from the "
+                         "prompt alone; interleaved: draw band by band with a sub-prompt before and a critic "
+                         "score after each band")
+    sg.add_argument("--rounds", type=int, default=2, help="reflect: at most this many redraw rounds (default 2)")
+    sg.add_argument("--bands", type=int, default=3, help="interleaved: number of horizontal bands (default 3)")
+    sg.add_argument("-v", "--verbose", action="store_true", help="print the reasoning, reflections included")
     sg.add_argument("--seed", type=int, default=0)
     sg.add_argument("--size", type=int, default=None, help="square canvas size in pixels (default 256)")
     sg.add_argument("-q", "--quiet", action="store_true")
@@ -275,6 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("model", choices=["tokenizer", "generator", "critic"])
     st.add_argument("rest", nargs=argparse.REMAINDER)
     st.set_defaults(func=cmd_train)
+
+    se = sub.add_parser("eval", help="GenEval-style suite over held-out world prompts: JSON, Markdown, bar chart")
+    se.add_argument("--out", default="eval-out", help="folder for results.jsonl, report.json/.md/.png")
+    se.add_argument("--n", type=int, default=300, help="prompts, split evenly over the categories (default 300)")
+    se.add_argument("--modes", default="direct,think,reflect,sketch",
+                    help="comma-separated: direct, think, reflect, interleaved, sketch (the oracle)")
+    se.add_argument("--categories", default=None, help="comma-separated subset of the categories (default all)")
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--save-images", type=int, default=0, metavar="K", help="keep the first K images per mode")
+    se.add_argument("--fresh", action="store_true", help="ignore results.jsonl from an earlier run in --out")
+    se.set_defaults(func=cmd_eval)
 
     sc = sub.add_parser("schema", help="print the ScenePlan JSON schema")
     sc.set_defaults(func=cmd_schema)

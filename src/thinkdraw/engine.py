@@ -4,10 +4,16 @@
     r = Engine().generate("two red apples left of a blue cup", seed=0, mode="think")
     r.image.save("out.png"); print(r.reasoning.render()); print(r.timings)
 
-Modes: ``think`` (plan, then draw from the plan), ``direct`` (draw from the prompt alone) and
-``reflect`` (think, then the critic checks the image against the plan; failed regions are redrawn under
-a mask, everything else kept bit for bit; at most ``max_rounds`` rounds, stopping early when every check
-passes; the best-scoring round wins; every round is kept with its critique and reflection text).
+Modes:
+  ``direct``       draw from the prompt alone (no plan): the baseline
+  ``think``        plan, then draw from the plan
+  ``reflect``      (default) think, then the critic checks the image against the plan; the failed checks'
+                   regions become a mask and only they are redrawn (everything else kept bit for bit),
+                   then the critic checks again; at most ``max_rounds`` rounds, stopping early when every
+                   check passes; the best-scoring round wins; every round is kept with its critique
+  ``interleaved``  thinking while generating (TwiG): the canvas is drawn band by band (``bands``, top to
+                   bottom); before each band a local sub-prompt is written from the plan, after it the
+                   critic scores that band's facts; a band under ``band_threshold`` is redrawn once
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image
 
 from thinkdraw.draw.base import Renderer, get_renderer
 from thinkdraw.plan.schema import Reasoning, ScenePlan
+from thinkdraw.reflect.refine import critique_to_edit, describe
 from thinkdraw.think.base import Planner, get_planner
 
-MODES = ("think", "direct", "reflect")
+MODES = ("direct", "think", "reflect", "interleaved")
+DEFAULT_MODE = "reflect"
 
 
 @dataclass
@@ -30,6 +39,9 @@ class Round:
     image: Image.Image
     critique: object  # thinkdraw.plan.schema.Critique
     seconds: float
+    label: str = ""  # "draw", "refine 1", "band 1/3", "band 1/3 redraw"...
+    prompt: str = ""  # interleaved: the band's sub-prompt
+    edit: object = None  # reflect: the EditPlan (operations + mask) this round carried out
 
 
 @dataclass
@@ -42,7 +54,7 @@ class GenerateResult:
     seed: int
     renderer: str
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, and "total"
-    rounds: list[Round] = field(default_factory=list)  # reflect mode: round 0 is the first drawing
+    rounds: list[Round] = field(default_factory=list)  # reflect: round 0 is the first drawing; interleaved: bands
 
     def save(self, path: str) -> str:
         from thinkdraw.plan.pngmeta import save_png
@@ -53,11 +65,14 @@ class GenerateResult:
 
 class Engine:
     def __init__(self, planner: str | Planner = "rules", renderer: str | Renderer = "builtin",
-                 critic=None, max_rounds: int = 2) -> None:
+                 critic=None, max_rounds: int = 2, bands: int = 3, band_threshold: float = 0.99) -> None:
+        if max_rounds < 0 or bands < 1:
+            raise ValueError("max_rounds must be >= 0 and bands >= 1")
         self.planner = get_planner(planner) if isinstance(planner, str) else planner
         self.renderer = get_renderer(renderer) if isinstance(renderer, str) else renderer
         self._critic = critic
         self.max_rounds = max_rounds
+        self.bands, self.band_threshold = bands, band_threshold
 
     @property
     def critic(self):
@@ -67,7 +82,7 @@ class Engine:
             self._critic = BuiltinCritic()
         return self._critic
 
-    def generate(self, prompt: str, seed: int = 0, mode: str = "think",
+    def generate(self, prompt: str, seed: int = 0, mode: str = DEFAULT_MODE,
                  progress: Callable[[int, int], None] | None = None) -> GenerateResult:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -84,15 +99,22 @@ class Engine:
         r.timings["total"] = time.perf_counter() - t0
         return r
 
-    def render(self, plan: ScenePlan, reasoning: Reasoning, seed: int = 0, mode: str = "think",
+    def render(self, plan: ScenePlan, reasoning: Reasoning, seed: int = 0, mode: str = DEFAULT_MODE,
                progress: Callable[[int, int], None] | None = None) -> GenerateResult:
-        """Draw a plan that is already made (think / direct / reflect), e.g. one edited by hand."""
+        """Draw a plan that is already made (any mode but direct), e.g. one edited by hand."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         t1 = time.perf_counter()
-        out = self.renderer.draw(plan, seed=seed, progress=progress, mode="direct" if mode == "direct" else "think")
-        timings = {"draw": time.perf_counter() - t1}
-        image, rounds = out.image, []
+        timings: dict[str, float] = {}
+        if mode == "interleaved":
+            image, rounds = self._interleaved(plan, reasoning, seed, timings, progress)
+        else:
+            out = self.renderer.draw(plan, seed=seed, progress=progress,
+                                     mode="direct" if mode == "direct" else "think")
+            timings["draw"] = time.perf_counter() - t1
+            image, rounds = out.image, []
         if mode == "reflect":
-            image, rounds = self._reflect(plan, reasoning, out.image, seed, timings)
+            image, rounds = self._reflect(plan, reasoning, image, seed, timings)
         timings["total"] = time.perf_counter() - t1
         return GenerateResult(prompt=plan.prompt, image=image, plan=plan, reasoning=reasoning, mode=mode, seed=seed,
                               renderer=self.renderer.name, timings=timings, rounds=rounds)
@@ -102,32 +124,113 @@ class Engine:
         """Check, redraw only the failed regions, check again; keep the best round."""
         t = time.perf_counter()
         crit = self.critic.check(image, plan)
-        rounds = [Round(image, crit, time.perf_counter() - t)]
+        rounds = [Round(image, crit, time.perf_counter() - t, label="draw")]
         timings["reflect"] = rounds[0].seconds
         reasoning.add("reflect", f"Round 0: score {crit.score:.2f}. {crit.reflection}")
         for k in range(1, self.max_rounds + 1):
             if all(c.passed for c in crit.checks) or not crit.failed_regions:
                 break
             t = time.perf_counter()
-            mask = regions_mask(crit.failed_regions, plan.canvas.width, plan.canvas.height)
-            redo = self.renderer.draw(plan, seed=seed + 1000 * k, mask=mask, init=image)
+            edit = critique_to_edit(crit, plan)
+            mask = regions_mask(edit.mask, plan.canvas.width, plan.canvas.height)
+            redo = self.renderer.draw(edit.result or plan, seed=seed + 1000 * k, mask=mask, init=image)
             image = redo.image
             crit = self.critic.check(image, plan)
-            rounds.append(Round(image, crit, time.perf_counter() - t))
+            rounds.append(Round(image, crit, time.perf_counter() - t, label=f"refine {k}", edit=edit))
             timings[f"refine_{k}"] = rounds[-1].seconds
-            reasoning.add("reflect", f"Round {k}: redrew {len(mask.nonzero()[0])} px in "
-                                     f"{len(rounds[-2].critique.failed_regions)} region(s); score {crit.score:.2f}. "
-                                     f"{crit.reflection}")
+            reasoning.add("reflect", f"Round {k}: {describe(edit)}; redrew {int(mask.sum())} px in "
+                                     f"{len(edit.mask)} region(s); score {crit.score:.2f}. {crit.reflection}")
         best = max(range(len(rounds)), key=lambda i: (rounds[i].critique.score, -i))
         if len(rounds) > 1:
             reasoning.add("reflect", f"Kept round {best} (score {rounds[best].critique.score:.2f}).")
         return rounds[best].image, rounds
 
+    def _interleaved(self, plan: ScenePlan, reasoning: Reasoning, seed: int, timings: dict[str, float],
+                     progress) -> tuple[Image.Image, list[Round]]:
+        """TwiG: draw band by band, a sub-prompt before each band, a critic score after it, one redraw."""
+        W, H = plan.canvas.width, plan.canvas.height
+        n = self.bands
+        edges = [round(H * i / n) for i in range(n + 1)]
+        band_of = {e.id: min(n - 1, int(((e.box[1] + e.box[3]) / 2) * n)) for e in plan.entities if e.box}
+        image: Image.Image | None = None
+        rounds: list[Round] = []
+        for b in range(n):
+            t = time.perf_counter()
+            ids = {i for i, k in band_of.items() if k == b}
+            sub = band_plan(plan, {i for i, k in band_of.items() if k <= b}, set(range(b + 1)), n)
+            mine = band_plan(plan, ids, {b}, n)
+            about = {e.id for e in mine.entities} | {e.group for e in mine.entities if e.group} | \
+                {x.id for x in mine.texts}
+            # this band's rows and its own objects' boxes (whole, even where they reach into another
+            # band), but never the objects earlier bands drew
+            mask = np.zeros((H, W), bool)
+            mask[edges[b]:edges[b + 1]] = True
+            own = [e.box for e in plan.entities if e.id in ids]
+            if own:
+                mask |= regions_mask(own, W, H)
+            earlier = [e.box for e in plan.entities if band_of.get(e.id, n) < b]
+            if earlier:
+                mask &= ~regions_mask(earlier, W, H)
+            where = "top middle bottom".split()[b] if n == 3 else f"{b + 1} of {n}"
+            reasoning.add("interleave", f"Band {b + 1}/{n} ({where}, rows {edges[b]}-{edges[b + 1]}): "
+                                        f"draw {mine.prompt}.")
+            best: tuple[float, Image.Image, object] | None = None
+            for attempt in range(2):
+                s = seed + 7919 * b + 104729 * attempt
+                if image is None:
+                    img = self.renderer.draw(sub, seed=s, progress=progress).image
+                else:
+                    img = self.renderer.draw(sub, seed=s, mask=mask, init=image).image
+                crit = self.critic.check(img, sub)
+                facts = [c for c in crit.checks if c.target in about or any(w in about for w in c.target.split())]
+                crit = crit.model_copy(update={"score": sum(c.passed for c in facts) / len(facts) if facts else 1.0})
+                label = f"band {b + 1}/{n}" + (" redraw" if attempt else "")
+                rounds.append(Round(img, crit, time.perf_counter() - t, label=label, prompt=mine.prompt))
+                timings[f"band_{b + 1}" + ("_redraw" if attempt else "")] = time.perf_counter() - t
+                t = time.perf_counter()
+                if best is None or crit.score > best[0]:
+                    best = (crit.score, img, crit)
+                reasoning.add("interleave", f"Band {b + 1}/{n}{' redraw' if attempt else ''}: score "
+                                            f"{crit.score:.2f}. {crit.reflection}")
+                if crit.score >= self.band_threshold:
+                    break
+            image = best[1]
+        return image, rounds
+
+
+def band_plan(plan: ScenePlan, ids: set[str], bands_in: set[int], bands: int) -> ScenePlan:
+    """The part of ``plan`` with only the entities ``ids`` (their texts, relations among them, and the
+    free-standing texts whose box lies in ``bands_in``), with a sub-prompt describing it."""
+    d = plan.model_dump()
+    ents = [e for e in plan.entities if e.id in ids]
+    keep = ids | {e.group for e in ents if e.group}
+    d["entities"] = [e for e in d["entities"] if e["id"] in ids]
+    for e in d["entities"]:
+        if e.get("supported_by") and e["supported_by"] not in keep:
+            e["supported_by"] = None
+    d["relations"] = [r for r in d["relations"] if r["subject"] in keep and r["object"] in keep
+                      and (r.get("object2") is None or r["object2"] in keep)]
+    d["texts"] = [t for t in d["texts"] if t["on"] in ids or (t["on"] is None and t["box"] is not None and
+                                                              min(bands - 1, int((t["box"][1] + t["box"][3]) / 2
+                                                                                 * bands)) in bands_in)]
+    sub = ScenePlan.model_validate(d)
+    things = []
+    by_group: dict[str, list] = {}
+    for e in plan.entities:
+        if e.id in ids:
+            by_group.setdefault(e.group or e.id, []).append(e)
+    for members in by_group.values():
+        e = members[0]
+        color = f"{e.attributes.color} " if e.attributes.color and not getattr(e.attributes, "default_color", False) else ""
+        things.append(f"a {color}{e.noun}" if len(members) == 1 else f"{len(members)} {color}{e.noun}s")
+    for t in sub.texts:
+        things.append(f'the text "{t.content}"')
+    sub.prompt = " and ".join(things) if things else f"the {plan.background.kind}"
+    return sub
+
 
 def regions_mask(boxes, width: int, height: int, pad: int = 4):
     """Boolean HxW mask covering the boxes, padded by ``pad`` pixels."""
-    import numpy as np
-
     m = np.zeros((height, width), bool)
     for b in boxes:
         x0, y0 = max(0, int(b[0] * width) - pad), max(0, int(b[1] * height) - pad)

@@ -4,11 +4,16 @@ For each planned fact it answers pass/fail:
   present   every planned entity: inside its box, enough pixels differ from the plan's background
             (the world renderer's own background for that kind/time) and their dominant named colour
             is not the background's
-  color     every entity with a planned colour: the dominant named colour of its object pixels
+  color     every entity whose colour the prompt states (GenEval's rule; default colours are not judged):
+            the dominant named colour of its object pixels, or at least COLOR_SHARE of them
   count     every counted group: all members present, and no extra blob of that colour elsewhere
   position  every left_of/right_of/above/below relation: centroids of the detected object pixels
             differ by the GenEval margin (0.05 of the canvas) in the right direction
-  text      every text block: Tesseract OCR of its box reads the exact string (needs `tesseract`)
+  text      every text block: Tesseract OCR of its box reads the exact string (needs `tesseract`); read at
+            a few upscales, the first exact reading counts
+  absence   every negative ("no cat"): no unplanned object anywhere, i.e. no blob of object pixels of at
+            least ABSENT_AREA of the canvas outside the planned boxes (class-agnostic: the world machinery
+            cannot name what it sees, so anything drawn where nothing was planned counts against it)
 Validated on sketch renders (which must pass) and on renders with injected defects (which must fail):
 see ``benchmarks/bench_generate.py --validate``.
 """
@@ -31,9 +36,12 @@ from thinkdraw.world.vocab import COLORS
 NAMES = list(COLORS)
 PALETTE = np.array([COLORS[n] for n in NAMES], np.float32)
 DIFF = 60.0  # per-pixel L1 (sum over RGB) distance from the background that counts as "object"
-MIN_FILL = 0.12  # share of the box that must be object pixels
+MIN_FILL = 0.08  # share of the box that must be object pixels
 MARGIN = 0.05
-COLOR_SHARE = 0.25
+COLOR_SHARE = 0.15
+OCR_SCALES = (4, 3, 5)
+ABSENT_AREA = 0.006  # share of the canvas: a small world object is ~0.01
+ABSENT_PAD = 0.03  # boxes are padded by this share of the canvas (shadows, anti-aliasing) before looking
 
 
 @dataclass
@@ -78,13 +86,13 @@ def _px(box, w: int, h: int) -> tuple[int, int, int, int]:
     return x0, y0, max(x0 + 1, int(np.ceil(box[2] * w))), max(y0 + 1, int(np.ceil(box[3] * h)))
 
 
-def ocr(img: Image.Image) -> str:
-    """Tesseract's single-line reading of ``img`` (upscaled), stripped."""
+def ocr(img: Image.Image, scale: int = 4) -> str:
+    """Tesseract's single-line reading of ``img`` (upscaled ``scale`` times), stripped."""
     exe = shutil.which("tesseract")
     if exe is None:
         raise RuntimeError("tesseract is not installed (Debian: apt-get install tesseract-ocr)")
     im = img.convert("L")
-    im = im.resize((im.width * 4, im.height * 4), Image.Resampling.LANCZOS)
+    im = im.resize((im.width * scale, im.height * scale), Image.Resampling.LANCZOS)
     # binarise (Otsu), dark text on white, with a white margin: what Tesseract reads best
     a = np.asarray(im, np.float32)
     hist = np.bincount(a.astype(np.uint8).ravel(), minlength=256).astype(np.float64)
@@ -150,7 +158,8 @@ def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidel
             found[e.id] = ((xs.mean() + x0) / w, (ys.mean() + y0) / h)
         else:
             found[e.id] = None
-        if e.attributes.color and e.category is not None and e.id not in texts_on:
+        stated = e.attributes.color and not getattr(e.attributes, "default_color", False)
+        if stated and e.category is not None and e.id not in texts_on:
             # many things are several colours (a house's roof, a book's pages): the planned colour must be
             # the dominant one or cover at least COLOR_SHARE of the thing
             fid.facts.append(FactResult("color", e.id, ok and (dom == e.attributes.color or share >= COLOR_SHARE),
@@ -179,6 +188,17 @@ def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidel
                 d = {"left_of": b[0] - a[0], "right_of": a[0] - b[0], "above": b[1] - a[1], "below": a[1] - b[1]}
                 ok &= d[r.predicate] >= MARGIN
         fid.facts.append(FactResult("position", f"{r.subject} {r.predicate} {r.object}", ok))
+    if plan.negatives:
+        free = objmask.copy()
+        p = int(ABSENT_PAD * w)
+        for e in plan.entities:
+            if e.box is not None:
+                x0, y0, x1, y1 = _px(e.box, w, h)
+                free[max(0, y0 - p):y1 + p, max(0, x0 - p):x1 + p] = False
+        big = [a for a in _component_areas(free) if a >= ABSENT_AREA * w * h]
+        for neg in plan.negatives:
+            fid.facts.append(FactResult("absence", neg, not big,
+                                        f"{len(big)} unplanned object(s) of {sorted(big)[-3:]} px" if big else "none"))
     if text:
         for t in plan.texts:
             if t.box is None:
@@ -186,7 +206,10 @@ def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidel
             x0, y0, x1, y1 = _px(t.box, w, h)
             pad = 3
             crop = image.crop((max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)))
-            read = ocr(crop)
+            for scale in OCR_SCALES:  # Tesseract's reading depends on the upscale: the first exact reading counts
+                read = ocr(crop, scale)
+                if read == t.content:
+                    break
             fid.facts.append(FactResult("text", t.id, read == t.content, f"expected {t.content!r}, read {read!r}"))
     return fid
 

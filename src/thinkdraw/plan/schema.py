@@ -99,7 +99,7 @@ class Relation(_Model):
         return self
 
 
-Stage = Literal["parse", "plan", "constraints", "layout", "text", "physics", "reflect", "edit"]
+Stage = Literal["parse", "plan", "constraints", "layout", "text", "physics", "reflect", "interleave", "edit"]
 
 
 class ReasoningStep(_Model):

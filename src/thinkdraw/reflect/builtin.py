@@ -19,9 +19,11 @@ from thinkdraw.plan.layout import relation_holds
 from thinkdraw.plan.schema import Check, Critique, ScenePlan
 from thinkdraw.world.vocab import CATEGORIES, CATEGORY_NAMES, CATEGORY_SYNONYMS, COLOR_NAMES
 
-PRESENT_FILL = 0.15  # share of the box that must be the entity's category
-ABSENT_PIXELS = 0.002  # share of the canvas a negative may occupy (noise)
+PRESENT_FILL = 0.15  # share of the box that must be object (not background) pixels
+CATEGORY_SHARE = 0.3  # share of those object pixels' category probability that must be the planned category
+ABSENT_AREA = 0.003  # share of the canvas: a blob of a negated category at least this big is a violation
 MARGIN = 0.05
+OCR_SCALES = (4, 3, 5)
 
 
 def _where(box) -> str:
@@ -43,41 +45,68 @@ class BuiltinCritic:
 
     @torch.inference_mode()
     def segment(self, image) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel probabilities: categories (C,S,S) and colours (K,S,S) at the segmenter's resolution."""
         x = torch.from_numpy(np.asarray(image.convert("RGB"), np.float32).transpose(2, 0, 1).copy())[None]
         lc, lo = self.model(x / 127.5 - 1.0)
-        return lc[0].argmax(0).numpy(), lo[0].argmax(0).numpy()
+        return lc[0].softmax(0).numpy(), lo[0].softmax(0).numpy()
 
     def check(self, image, plan: ScenePlan) -> Critique:
-        cat, col = self.segment(image)
-        S = cat.shape[0]
+        pc, po = self.segment(image)
+        S = pc.shape[1]
+        fg = pc[0] < 0.5  # anything but background
+        claimed = np.zeros((S, S), bool)
+        for e in plan.entities:
+            if e.box is not None:
+                x0, y0, x1, y1 = _cells(e.box, S, pad=2)
+                claimed[y0:y1, x0:x1] = True
         checks: list[Check] = []
         found: dict[str, tuple[float, float] | None] = {}
         phrases: list[str] = []
+        extra_regions: list[tuple[float, float, float, float]] = []
         for e in plan.entities:
             if e.box is None or e.category not in CATEGORIES:
                 continue
             cid = CATEGORY_NAMES.index(e.category) + 1
-            x0, y0 = int(e.box[0] * S), int(e.box[1] * S)
-            x1, y1 = max(x0 + 1, int(np.ceil(e.box[2] * S))), max(y0 + 1, int(np.ceil(e.box[3] * S)))
-            m = cat[y0:y1, x0:x1] == cid
+            x0, y0, x1, y1 = _cells(e.box, S)
+            m = fg[y0:y1, x0:x1]
             fill = float(m.mean())
-            ok = fill >= PRESENT_FILL
+            # the plan says what should be here: the expected category must be well represented among the
+            # object pixels of the box (generated objects are blurrier than the world's, so its share, not
+            # a per-pixel argmax, decides)
+            cats = pc[1:, y0:y1, x0:x1][:, m].sum(1) if m.any() else np.zeros(pc.shape[0] - 1)
+            share = float(cats[cid - 1] / cats.sum()) if cats.sum() else 0.0
+            top = CATEGORY_NAMES[int(cats.argmax())] if cats.sum() else "nothing"
+            ok = fill >= PRESENT_FILL and share >= CATEGORY_SHARE
+            observed = f"{fill:.0%} of its box filled, {share:.0%} {e.category}" + (f" (mostly {top})" if top != e.category else "")
             conf = float(min(1.0, abs(fill - PRESENT_FILL) / PRESENT_FILL))
-            checks.append(Check(kind="presence", target=e.id, expected=e.category, observed=f"{fill:.0%} of its box",
+            checks.append(Check(kind="presence", target=e.id, expected=e.category, observed=observed,
                                 passed=ok, box=e.box, confidence=conf))
-            if not ok:
-                phrases.append(f"{e.id} ({e.noun}) is missing at the {_where(e.box)}")
-                found[e.id] = None
+            if ok:
+                w = pc[cid, y0:y1, x0:x1] * m
+                ys, xs = np.mgrid[y0:y1, x0:x1]
+                found[e.id] = (float((xs * w).sum() / w.sum() + 0.5) / S, float((ys * w).sum() / w.sum() + 0.5) / S)
             else:
-                ys, xs = np.nonzero(m)
-                found[e.id] = ((xs.mean() + x0 + 0.5) / S, (ys.mean() + y0 + 0.5) / S)
+                # is it somewhere else? a blob of its category outside every planned box
+                elsewhere = _blobs((pc[cid] > 0.5) & ~claimed, min_cells=max(4, (x1 - x0) * (y1 - y0) // 3))
+                if elsewhere and e.group is None:
+                    b = max(elsewhere, key=lambda b: b[4])
+                    box = (b[0] / S, b[1] / S, b[2] / S, b[3] / S)
+                    found[e.id] = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+                    extra_regions.append(box)
+                    phrases.append(f"{e.id} ({e.noun}) is at the {_where(box)} instead of the {_where(e.box)}")
+                    checks[-1] = checks[-1].model_copy(update={"observed": f"found elsewhere, at the {_where(box)}"})
+                else:
+                    found[e.id] = None
+                    what = "missing" if fill < PRESENT_FILL else f"not recognisable (it looks like a {top})"
+                    phrases.append(f"{e.id} ({e.noun}) is {what} at the {_where(e.box)}")
             if e.attributes.color in COLOR_NAMES and ok:
-                hist = np.bincount(col[y0:y1, x0:x1][m], minlength=len(COLOR_NAMES) + 1)[1:]
+                wts = (pc[cid, y0:y1, x0:x1] * m)[None]
+                hist = (po[1:, y0:y1, x0:x1] * wts).reshape(len(COLOR_NAMES), -1).sum(1)
                 seen = COLOR_NAMES[int(hist.argmax())] if hist.sum() else None
-                share = float(hist.max() / max(1, hist.sum()))
+                cshare = float(hist.max() / max(1e-9, hist.sum()))
                 good = seen == e.attributes.color
                 checks.append(Check(kind="color", target=e.id, expected=e.attributes.color, observed=seen, passed=good,
-                                    box=e.box, confidence=share))
+                                    box=e.box, confidence=cshare))
                 if not good:
                     phrases.append(f"{e.id} is {seen} instead of {e.attributes.color}")
         groups: dict[str, list] = {}
@@ -86,12 +115,16 @@ class BuiltinCritic:
                 groups.setdefault(e.group, []).append(e)
         for g, members in groups.items():
             inplace = sum(found.get(e.id) is not None for e in members)
-            extra = self._extra(cat, members, plan, S)
+            blobs = self._extra(pc, claimed, members, S)
+            extra = len(blobs)
+            extra_regions += blobs
             n = inplace + extra
             ok = inplace == len(members) and extra == 0
-            box = (min(e.box[0] for e in members), min(e.box[1] for e in members),
-                   max(e.box[2] for e in members), max(e.box[3] for e in members))
-            checks.append(Check(kind="count", target=g, expected=len(members), observed=n, passed=ok, box=box))
+            missing = [e.box for e in members if found.get(e.id) is None] or [e.box for e in members]
+            box = (min(b[0] for b in missing), min(b[1] for b in missing), max(b[2] for b in missing),
+                   max(b[3] for b in missing))
+            checks.append(Check(kind="count", target=g, expected=len(members), observed=n, passed=ok,
+                                box=box if inplace < len(members) else None))
             if not ok:
                 phrases.append(f"there are {n} {members[0].noun}s instead of {len(members)}")
         for r in plan.relations:
@@ -116,10 +149,14 @@ class BuiltinCritic:
             c = neg if neg in CATEGORIES else CATEGORY_SYNONYMS.get(neg)
             if c is None:
                 continue
-            share = float((cat == CATEGORY_NAMES.index(c) + 1).mean())
-            ok = share <= ABSENT_PIXELS
-            checks.append(Check(kind="absence", target=neg, expected="absent", observed=f"{share:.1%} of the image",
-                                passed=ok))
+            blobs = _blobs(pc[CATEGORY_NAMES.index(c) + 1] > 0.5, min_cells=max(4, int(ABSENT_AREA * S * S)))
+            ok = not blobs
+            boxes = [(b[0] / S, b[1] / S, b[2] / S, b[3] / S) for b in blobs]
+            extra_regions += boxes
+            checks.append(Check(kind="absence", target=neg, expected="absent",
+                                observed=f"{len(blobs)} found" if blobs else "none", passed=ok,
+                                box=(min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                                     max(b[3] for b in boxes)) if boxes else None))
             if not ok:
                 phrases.append(f"a {neg} appears although the prompt excludes it")
         if self.use_ocr:
@@ -129,9 +166,15 @@ class BuiltinCritic:
             for t in plan.texts:
                 if t.box is None:
                     continue
-                crop = image.crop((int(t.box[0] * W), int(t.box[1] * H), int(np.ceil(t.box[2] * W)),
-                                   int(np.ceil(t.box[3] * H))))
-                read = ocr(crop)
+                pad = 3
+                crop = image.crop((max(0, int(t.box[0] * W) - pad), max(0, int(t.box[1] * H) - pad),
+                                   min(W, int(np.ceil(t.box[2] * W)) + pad), min(H, int(np.ceil(t.box[3] * H)) + pad)))
+                # Tesseract's reading of small text depends on the upscale; the critic asks at a few scales
+                # and accepts the first exact reading (a changed letter is not read back as the planned one)
+                for scale in OCR_SCALES:
+                    read = ocr(crop, scale)
+                    if read == t.content:
+                        break
                 ok = read == t.content
                 checks.append(Check(kind="text", target=t.id, expected=t.content, observed=read, passed=ok, box=t.box))
                 if not ok:
@@ -139,21 +182,44 @@ class BuiltinCritic:
                                    f"{t.content!r}")
         score = sum(c.passed for c in checks) / len(checks) if checks else 1.0
         reflection = ("; ".join(phrases) + ".") if phrases else "everything planned is there."
-        failed = [c.box for c in checks if not c.passed and c.box is not None]
+        failed = [c.box for c in checks if not c.passed and c.box is not None] + extra_regions
         return Critique(checks=checks, score=score, reflection=reflection[:1].upper() + reflection[1:],
                         failed_regions=failed)
 
     @staticmethod
-    def _extra(cat: np.ndarray, members, plan: ScenePlan, S: int) -> int:
-        """Blobs of the group's category outside every planned box (at least a third of a member)."""
-        from thinkdraw.eval.fidelity import _component_areas
-
+    def _extra(pc: np.ndarray, claimed: np.ndarray, members, S: int) -> list[tuple[float, float, float, float]]:
+        """Boxes of blobs of the group's category outside every planned box (at least a third of a member)."""
         cid = CATEGORY_NAMES.index(members[0].category) + 1
-        free = cat == cid
-        for e in plan.entities:
-            if e.box is not None:
-                free[int(e.box[1] * S):int(np.ceil(e.box[3] * S)), int(e.box[0] * S):int(np.ceil(e.box[2] * S))] = False
-        if not free.any():
-            return 0
         area = np.mean([(e.box[2] - e.box[0]) * (e.box[3] - e.box[1]) * S * S for e in members])
-        return sum(1 for a in _component_areas(free) if a >= area / 3)
+        return [(b[0] / S, b[1] / S, b[2] / S, b[3] / S)
+                for b in _blobs((pc[cid] > 0.5) & ~claimed, min_cells=max(4, int(area / 3)))]
+
+
+def _cells(box, S: int, pad: int = 0) -> tuple[int, int, int, int]:
+    x0, y0 = max(0, int(box[0] * S) - pad), max(0, int(box[1] * S) - pad)
+    x1 = min(S, max(x0 + 1, int(np.ceil(box[2] * S)) + pad))
+    y1 = min(S, max(y0 + 1, int(np.ceil(box[3] * S)) + pad))
+    return x0, y0, x1, y1
+
+
+def _blobs(m: np.ndarray, min_cells: int) -> list[tuple[int, int, int, int, int]]:
+    """4-connected components of ``m`` with at least ``min_cells`` cells: (x0, y0, x1, y1, size)."""
+    seen = np.zeros_like(m)
+    out = []
+    H, W = m.shape
+    for y, x in zip(*np.nonzero(m), strict=True):
+        if seen[y, x]:
+            continue
+        stack, pts = [(y, x)], []
+        seen[y, x] = True
+        while stack:
+            cy, cx = stack.pop()
+            pts.append((cy, cx))
+            for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1)):
+                if 0 <= ny < H and 0 <= nx < W and m[ny, nx] and not seen[ny, nx]:
+                    seen[ny, nx] = True
+                    stack.append((ny, nx))
+        if len(pts) >= min_cells:
+            ys, xs = zip(*pts, strict=True)
+            out.append((min(xs), min(ys), max(xs) + 1, max(ys) + 1, len(pts)))
+    return out

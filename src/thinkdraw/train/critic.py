@@ -4,7 +4,10 @@
 
 Data: world scenes streamed from the sampler (train split) with their exact masks; the colour target
 of a pixel is its entity's colour (text pixels: the text's colour). Augmentation makes the critic
-robust to generated images: blur, noise, slight colour jitter. Loss: cross-entropy on both maps.
+robust to generated images: blur, noise, slight colour jitter; and, for ``hue_frac`` of the images, a
+random global hue rotation, so that categories are recognised by shape and not by their usual colours
+(the colour loss is skipped on those images, whose colour names no longer hold). Loss: cross-entropy on
+both maps.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import ImageFilter
+from PIL import Image, ImageFilter
 
 from thinkdraw.models.segmenter import SegConfig, Segmenter
 from thinkdraw.models.weights import save_weights
@@ -45,6 +48,7 @@ class CriticConfig:
     batch: int = 16
     lr: float = 2e-3
     text_frac: float = 0.2
+    hue_frac: float = 0.4
     seed: int = 0
     threads: int = 2
     log_every: int = 25
@@ -62,7 +66,8 @@ def color_target(plan, instance: np.ndarray, text_mask: np.ndarray, text_colors:
     return out
 
 
-def critic_item(rng: random.Random, split: str = "train", text_frac: float = 0.2, augment: bool = True):
+def critic_item(rng: random.Random, split: str = "train", text_frac: float = 0.2, augment: bool = True,
+                hue_frac: float = 0.0):
     task = "text" if rng.random() < text_frac else None
     for _ in range(4):
         prompt, plan, _ = sample_spec(rng, split, task=task)
@@ -80,6 +85,12 @@ def critic_item(rng: random.Random, split: str = "train", text_frac: float = 0.2
         tcol = np.argmin(((rgb[..., None, :] - PALETTE01[None, None]) ** 2).sum(-1), axis=-1) + 1
     col = color_target(plan, sc.instance.astype(np.int64), sc.text_mask, tcol)
     img = sc.image
+    if augment and rng.random() < hue_frac:
+        h, sat, v = img.convert("HSV").split()
+        shift = rng.randint(30, 225)
+        h = h.point(lambda p: (p + shift) % 256)
+        img = Image.merge("HSV", (h, sat, v)).convert("RGB")
+        col = np.full_like(col, -100)  # colour names no longer hold
     if augment and rng.random() < 0.7:
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6)))
     x = np.asarray(img, np.float32)
@@ -104,14 +115,15 @@ def train(cfg: CriticConfig, resume: bool = False, export: bool = False, log=pri
     t0, seen = time.perf_counter(), 0
     model.train()
     while step < cfg.steps:
-        items = [critic_item(rng, text_frac=cfg.text_frac) for _ in range(cfg.batch)]
+        items = [critic_item(rng, text_frac=cfg.text_frac, hue_frac=cfg.hue_frac) for _ in range(cfg.batch)]
         x = torch.from_numpy(np.stack([i[0] for i in items]))
         cat = torch.from_numpy(np.stack([_down(i[1], f) for i in items]))
         col = torch.from_numpy(np.stack([_down(i[2], f) for i in items]))
         for pg in opt.param_groups:
             pg["lr"] = cosine_lr(step, cfg.steps, cfg.lr)
         lc, lo = model(x)
-        loss_c, loss_o = F.cross_entropy(lc, cat), F.cross_entropy(lo, col)
+        loss_c = F.cross_entropy(lc, cat)
+        loss_o = F.cross_entropy(lo, col, ignore_index=-100) if (col >= 0).any() else lo.sum() * 0.0
         loss = loss_c + loss_o
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -123,7 +135,7 @@ def train(cfg: CriticConfig, resume: bool = False, export: bool = False, log=pri
             el = time.perf_counter() - t0
             with torch.no_grad():
                 acc_c = (lc.argmax(1) == cat)[cat > 0].float().mean().item()
-                acc_o = (lo.argmax(1) == col)[col > 0].float().mean().item()
+                acc_o = (lo.argmax(1) == col)[col > 0].float().mean().item() if (col > 0).any() else float("nan")
             runlog.add(step=step, loss=loss.item(), cat_loss=loss_c.item(), color_loss=loss_o.item(),
                        fg_cat_acc=acc_c, fg_color_acc=acc_o, lr=opt.param_groups[0]["lr"], elapsed_s=round(el, 1))
             log(f"step {step}/{cfg.steps} loss {loss.item():.4f} fg-cat {acc_c:.3f} fg-color {acc_o:.3f} "

@@ -1,0 +1,230 @@
+"""`thinkdraw eval`: a GenEval-style suite over the built-in world.
+
+Prompts come from the world sampler's held-out split (held-out templates and category/colour
+combinations), an equal share per category:
+
+    single_object, two_object, counting, colors, position, color_attr, text, negation
+
+Every chosen mode draws every prompt (same seed per prompt); ``sketch`` is the oracle (the world
+renderer drawing the plan exactly). Each image is judged against the reference plan (the rules
+planner's plan for the prompt, what think mode draws from) by ``eval.fidelity.score_image``: the world's
+own machinery and Tesseract, no learned model, so it is independent of the critic that reflection uses
+inside the loop. A prompt counts as correct when every one of its facts passes (GenEval's rule); a
+category's score is the share of its prompts that are correct; ``overall`` is the mean over categories.
+
+Outputs in ``out``: ``results.jsonl`` (one line per prompt and mode, appended as it goes: a crashed or
+interrupted run resumes where it stopped), ``report.json``, ``report.md`` (table) and ``report.png``
+(bar chart per category x mode, with the median latency of each mode).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+EVAL_CATEGORIES = ("single_object", "two_object", "counting", "colors", "position", "color_attr", "text",
+                   "negation")
+EVAL_MODES = ("direct", "think", "reflect", "interleaved", "sketch")
+
+
+class EvalItem(BaseModel):
+    index: int
+    category: str
+    prompt: str
+    seed: int
+
+
+class EvalResult(BaseModel):
+    """One prompt drawn in one mode, judged."""
+
+    index: int
+    mode: str
+    category: str
+    prompt: str
+    correct: bool
+    facts: list[dict] = Field(default_factory=list)  # {kind, target, passed, detail}
+    seconds: float
+    rounds: int = 0
+
+
+class ModeReport(BaseModel):
+    overall: float
+    by_category: dict[str, float]
+    facts: float
+    facts_by_kind: dict[str, float]
+    median_latency_s: float
+    mean_latency_s: float
+    n: int
+
+
+class EvalReport(BaseModel):
+    n_prompts: int
+    seed: int
+    modes: dict[str, ModeReport]
+    scorer: str = "eval.fidelity.score_image (world machinery + Tesseract; no learned model)"
+
+
+def eval_items(n: int, seed: int = 0, categories: tuple[str, ...] = EVAL_CATEGORIES) -> list[EvalItem]:
+    """``n`` held-out prompts, split as evenly as possible over ``categories`` (fixed by ``seed``)."""
+    from thinkdraw.world.sampler import sample_spec
+
+    if n < 1:
+        raise ValueError("the eval needs at least one prompt")
+    bad = [c for c in categories if c not in EVAL_CATEGORIES]
+    if bad:
+        raise ValueError(f"unknown eval categories {bad}; choose from {', '.join(EVAL_CATEGORIES)}")
+    items: list[EvalItem] = []
+    for k, cat in enumerate(categories):
+        rng = random.Random(f"thinkdraw-eval/{seed}/{cat}")
+        share = n // len(categories) + (1 if k < n % len(categories) else 0)
+        for _ in range(share):
+            items.append(EvalItem(index=len(items), category=cat, prompt=sample_spec(rng, "heldout", task=cat)[0],
+                                  seed=seed * 100003 + len(items)))
+    return items
+
+
+def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "reflect", "sketch"), n: int = 300,
+             seed: int = 0, engine=None, progress: Callable[[str, int, int], None] | None = None,
+             categories: tuple[str, ...] = EVAL_CATEGORIES, save_images: int = 0) -> EvalReport:
+    """Run the suite; returns the report and writes results.jsonl, report.json/.md/.png into ``out``."""
+    from thinkdraw.eval.fidelity import score_image
+    from thinkdraw.think import plan_prompt
+    from thinkdraw.world.render import render_scene
+
+    bad = [m for m in modes if m not in EVAL_MODES]
+    if bad:
+        raise ValueError(f"unknown modes {bad}; choose from {', '.join(EVAL_MODES)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    items = eval_items(n, seed, categories)
+    log = out / "results.jsonl"
+    done: dict[tuple[int, str], EvalResult] = {}
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            try:
+                r = EvalResult.model_validate_json(line)
+            except ValueError:
+                continue  # a line cut by a crash
+            if r.index < len(items) and items[r.index].prompt == r.prompt:
+                done[(r.index, r.mode)] = r
+    if engine is None and any(m != "sketch" for m in modes):
+        from thinkdraw.engine import Engine
+
+        engine = Engine()
+    with log.open("a") as f:
+        for mode in modes:
+            for k, it in enumerate(items):
+                if (it.index, mode) in done:
+                    continue
+                _, plan = plan_prompt(it.prompt, seed=it.seed)  # the reference plan
+                t = time.perf_counter()
+                rounds = 0
+                if mode == "sketch":
+                    img = render_scene(plan, seed=it.seed).image
+                else:
+                    res = engine.generate(it.prompt, seed=it.seed, mode=mode)
+                    img, rounds = res.image, len(res.rounds)
+                secs = time.perf_counter() - t
+                fid = score_image(img, plan)
+                r = EvalResult(index=it.index, mode=mode, category=it.category, prompt=it.prompt,
+                               correct=bool(fid.all_passed), seconds=secs, rounds=rounds,
+                               facts=[{"kind": x.kind, "target": x.target, "passed": bool(x.passed), "detail": x.detail}
+                                      for x in fid.facts])
+                f.write(r.model_dump_json() + "\n")
+                f.flush()
+                done[(it.index, mode)] = r
+                if save_images and k < save_images:
+                    (out / "images").mkdir(exist_ok=True)
+                    img.save(out / "images" / f"{mode}-{it.index:03d}.png")
+                if progress is not None:
+                    progress(mode, k + 1, len(items))
+    report = summarise([done[(it.index, m)] for m in modes for it in items], n, seed, modes, categories)
+    write_report(report, out, categories)
+    return report
+
+
+def summarise(results: list[EvalResult], n: int, seed: int, modes, categories) -> EvalReport:
+    reports = {}
+    for mode in modes:
+        rs = [r for r in results if r.mode == mode]
+        by_cat = {c: [r.correct for r in rs if r.category == c] for c in categories}
+        by_cat_score = {c: sum(v) / len(v) for c, v in by_cat.items() if v}
+        facts = [x for r in rs for x in r.facts]
+        kinds = sorted({x["kind"] for x in facts})
+        secs = [r.seconds for r in rs]
+        reports[mode] = ModeReport(
+            overall=sum(by_cat_score.values()) / max(1, len(by_cat_score)), by_category=by_cat_score,
+            facts=sum(x["passed"] for x in facts) / max(1, len(facts)),
+            facts_by_kind={k: sum(x["passed"] for x in facts if x["kind"] == k) /
+                           sum(1 for x in facts if x["kind"] == k) for k in kinds},
+            median_latency_s=statistics.median(secs) if secs else 0.0,
+            mean_latency_s=statistics.fmean(secs) if secs else 0.0, n=len(rs))
+    return EvalReport(n_prompts=n, seed=seed, modes=reports)
+
+
+def markdown(report: EvalReport, categories=EVAL_CATEGORIES) -> str:
+    modes = list(report.modes)
+    lines = [f"thinkdraw eval: {report.n_prompts} held-out prompts, seed {report.seed}; scorer: {report.scorer}", "",
+             "| category | " + " | ".join(modes) + " |", "|---|" + "---:|" * len(modes)]
+    for c in categories:
+        lines.append(f"| {c} | " + " | ".join(f"{report.modes[m].by_category.get(c, float('nan')):.3f}"
+                                                for m in modes) + " |")
+    lines.append("| **overall** | " + " | ".join(f"**{report.modes[m].overall:.3f}**" for m in modes) + " |")
+    lines.append("| facts | " + " | ".join(f"{report.modes[m].facts:.3f}" for m in modes) + " |")
+    lines.append("| median latency | " + " | ".join(f"{1000 * report.modes[m].median_latency_s:.0f} ms"
+                                                    for m in modes) + " |")
+    lines.append("| mean latency | " + " | ".join(f"{1000 * report.modes[m].mean_latency_s:.0f} ms"
+                                                  for m in modes) + " |")
+    return "\n".join(lines) + "\n"
+
+
+COLORS = {"direct": (150, 150, 150), "think": (66, 133, 244), "reflect": (219, 68, 55),
+          "interleaved": (244, 180, 0), "sketch": (15, 157, 88)}
+
+
+def bar_chart(report: EvalReport, path: Path, categories=EVAL_CATEGORIES) -> None:
+    """Grouped bars per category x mode (PIL only), legend with each mode's median latency."""
+    from PIL import Image, ImageDraw
+
+    from thinkdraw.world.font import load_font
+
+    modes = list(report.modes)
+    cats = [*categories, "overall"]
+    W, H, left, top, bottom = 120 + 110 * len(cats), 420, 50, 60, 70
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    font = load_font(12)
+    ph = H - top - bottom
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = top + ph * (1 - v)
+        d.line([(left, y), (W - 10, y)], fill=(225, 225, 225))
+        d.text((8, y - 7), f"{v:.2f}", fill="black", font=font)
+    gw = (W - left - 10) / len(cats)
+    bw = gw * 0.8 / max(1, len(modes))
+    for i, c in enumerate(cats):
+        x = left + i * gw + gw * 0.1
+        for j, m in enumerate(modes):
+            v = report.modes[m].overall if c == "overall" else report.modes[m].by_category.get(c, 0.0)
+            d.rectangle([x + j * bw, top + ph * (1 - v), x + (j + 1) * bw - 2, top + ph],
+                        fill=COLORS.get(m, (100, 100, 100)))
+        d.text((left + i * gw + 4, top + ph + 6), c.replace("_", " "), fill="black", font=font)
+    lx = left
+    for m in modes:
+        d.rectangle([lx, 20, lx + 14, 34], fill=COLORS.get(m, (100, 100, 100)))
+        label = f"{m} ({1000 * report.modes[m].median_latency_s:.0f} ms)"
+        d.text((lx + 20, 20), label, fill="black", font=font)
+        lx += 40 + int(d.textlength(label, font=font))
+    d.text((left, H - 28), f"share of prompts fully correct, {report.n_prompts} held-out prompts; "
+                           f"median latency per image in the legend", fill=(80, 80, 80), font=font)
+    img.save(path)
+
+
+def write_report(report: EvalReport, out: Path, categories=EVAL_CATEGORIES) -> None:
+    (out / "report.json").write_text(report.model_dump_json(indent=2))
+    (out / "report.md").write_text(markdown(report, categories))
+    bar_chart(report, out / "report.png", categories)
