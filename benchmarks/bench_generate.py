@@ -1,9 +1,10 @@
 """Figures for the bundled generator (issue: think-then-draw on a CPU).
 
-    python benchmarks/bench_generate.py latency            # median of 10 after warm-up, think and direct, peak RSS
+    python benchmarks/bench_generate.py latency            # median of 10 after warm-up per mode, peak RSS
     python benchmarks/bench_generate.py fidelity --n 200   # held-out world prompts, think vs direct vs sketch
     python benchmarks/bench_generate.py text --n 100       # held-out sign prompts (3-10 chars), Tesseract exact match
-    python benchmarks/bench_generate.py validate --n 200   # the fidelity scorer on sketch renders and injected defects
+                                          [--mode reflect]
+    python benchmarks/bench_generate.py validate --n 500   # the eval scorer on sketch renders and injected defects
     python benchmarks/bench_generate.py tokenizer --n 100  # reconstruction PSNR on held-out world images
 
 Every figure runs the real code path (Engine / BuiltinRenderer with the bundled weights).
@@ -41,7 +42,7 @@ def cmd_latency(a) -> dict:
     eng = Engine()
     prompt = "two red apples to the left of a blue cup and a sign that says OPEN"
     out = {}
-    for mode in ("think", "direct"):
+    for mode in ("think", "direct", "reflect", "interleaved"):
         for _ in range(2):
             eng.generate(prompt, seed=0, mode=mode)  # warm-up
         ts, stages = [], Counter()
@@ -102,27 +103,25 @@ def cmd_fidelity(a) -> dict:
 
 def cmd_text(a) -> dict:
     from thinkdraw import Engine
-    from thinkdraw.eval.fidelity import ocr
+    from thinkdraw.eval.fidelity import read_text
 
     eng = Engine(renderer="sketch" if a.sketch else "builtin")
     prompts = heldout_prompts(a.n * 3, a.seed, task="text")
     hits = tot = 0
     misses = []
     for i, p in enumerate(prompts):
-        r = eng.generate(p, seed=i, mode="think")
+        r = eng.generate(p, seed=i, mode=a.mode)
         for t in r.plan.texts:
             if not (3 <= len(t.content) <= 10) or t.box is None:
                 continue
-            w, h = r.image.size
-            x0, y0, x1, y1 = int(t.box[0] * w) - 3, int(t.box[1] * h) - 3, int(t.box[2] * w) + 3, int(t.box[3] * h) + 3
-            read = ocr(r.image.crop((max(0, x0), max(0, y0), min(w, x1), min(h, y1))))
+            read = read_text(r.image, t.box, t.content)  # the eval scorer's reading
             hits += int(read == t.content)
             tot += 1
             if read != t.content:
                 misses.append((t.content, read))
         if tot >= a.n:
             break
-    print(f"text exact match (Tesseract): {hits}/{tot} = {hits / max(1, tot):.3f}")
+    print(f"text exact match (Tesseract), {a.mode} mode: {hits}/{tot} = {hits / max(1, tot):.3f}")
     for m in misses[:10]:
         print(f"   expected {m[0]!r}, read {m[1]!r}")
     return {"exact": hits / max(1, tot), "n": tot, "misses": misses[:20]}
@@ -195,6 +194,7 @@ def main() -> int:
     ap.add_argument("--modes", default="think,direct,sketch")
     ap.add_argument("--no-text", action="store_true", help="fidelity without OCR checks")
     ap.add_argument("--sketch", action="store_true", help="text: the sketch renderer (OCR's upper bound)")
+    ap.add_argument("--mode", default="reflect", help="text: the engine mode (default reflect)")
     ap.add_argument("--save", help="save the first images of each mode here")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--show", type=int, default=0, help="validate: print this many failed facts on clean renders")

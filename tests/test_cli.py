@@ -63,6 +63,8 @@ def test_generate_same_seed_same_image(tmp_path, capsys):
     for p in (a, b):
         assert run(capsys, "generate", "three stars above a house", "-o", str(p), "--seed", "5")[0] == 0
     assert Image.open(a).tobytes() == Image.open(b).tobytes()
+    meta = read_png_meta(a)  # reflect is the default: the rounds and timings travel with the image
+    assert meta["mode"] == "reflect" and meta["rounds"][0]["label"] == "draw" and "reflect" in meta["timings"]
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -228,3 +228,22 @@ def test_critic_training_script_runs_and_resumes(tmp_path):
     train(cfg, resume=True, log=lambda *a: None)
     assert (out / "critic.safetensors").is_file() and (out / "loss_curve.png").is_file()
     assert [r["step"] for r in json.loads((out / "train_log.json").read_text())["records"]] == [1, 2, 3]
+
+
+def test_bundled_critic_passes_a_clean_render_and_flags_a_missing_object():
+    from thinkdraw.models.bundled import CRITIC_FILE
+    from thinkdraw.models.weights import WEIGHTS_DIR
+    from thinkdraw.reflect.builtin import BuiltinCritic
+    from thinkdraw.world.render import render_scene
+
+    assert CRITIC_FILE.is_file() and (WEIGHTS_DIR / "critic.train_log.json").is_file()
+    critic = BuiltinCritic()
+    _, plan = plan_prompt("a red car to the left of a yellow house", seed=0)
+    clean = critic.check(render_scene(plan, seed=0).image, plan)
+    assert clean.score == 1.0 and clean.reflection.startswith("Everything"), clean.reflection
+    bad = plan.model_copy(deep=True)
+    bad.relations = []
+    bad.entities = [e for e in bad.entities if e.id != "car_1"]
+    crit = critic.check(render_scene(bad, seed=0).image, plan)
+    failed = {c.target for c in crit.checks if not c.passed}
+    assert "car_1" in failed and "car_1" in crit.reflection and crit.failed_regions

@@ -232,3 +232,23 @@ def test_side_of_something_named_before_and_lead_ins():
     assert counts(plan) == {"ball": 2}
     _, plan = plan_prompt("a peaceful scene over a meadow: two triangles floating")
     assert counts(plan) == {"triangle": 2} and plan.background.kind == "grass"
+
+
+@pytest.mark.parametrize("prompt,n", [("I want to see a heart.", 1), ("i'd like to see two red apples", 2),
+                                      ("I would like to see a cup and a ball", 2), ("let me see three stars", 3)])
+def test_wanting_to_see_is_a_frame_not_a_thing(prompt, n):
+    _, plan = plan_prompt(prompt)
+    assert len(plan.entities) == n and all(e.category for e in plan.entities)
+
+
+@pytest.mark.parametrize("prompt,bg,time", [
+    ("a simple illustration of a triangle", None, None), ("a quick sketch of two stars", None, None),
+    ("precisely two orange cars on a sunny day", None, "day"), ("a circle floating indoors, with a poster nearby", "wall", None),
+    ("a peaceful scene indoors: a pair of apples lying", "wall", None),
+    ("A photo of a balloon with no tables anywhere", None, None), ("A peaceful scene up in the sky at night: a moon", "sky", "night"),
+])
+def test_frames_fillers_and_scene_words_are_not_things(prompt, bg, time):
+    _, plan = plan_prompt(prompt)
+    assert plan.entities and all(e.category for e in plan.entities), [e.noun for e in plan.entities]
+    assert bg is None or plan.background.kind == bg
+    assert time is None or plan.background.time == time

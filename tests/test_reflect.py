@@ -53,15 +53,21 @@ def test_cropped_redraw_is_bit_identical_outside_the_mask_and_computes_a_window(
     out = tiny_renderer.draw(plan, seed=1, mask=m, init=base)
     a, b = np.asarray(base), np.asarray(out.image)
     assert np.array_equal(a[~m], b[~m]) and not np.array_equal(a[m], b[m])
-    x0, y0, x1, y1 = out.info["window"]
+    [(x0, y0, x1, y1)] = out.info["windows"]
     assert (x1 - x0) * (y1 - y0) < 256 * 256 / 2  # only a window around the region was computed
     assert x0 <= 30 and y0 <= 20 and x1 >= 70 and y1 >= 60 and (x1 - x0) % 32 == 0
+    # two far-apart regions: two windows, each small
+    m2 = m.copy()
+    m2[200:240, 190:230] = True
+    two = tiny_renderer.draw(plan, seed=1, mask=m2, init=base)
+    assert len(two.info["windows"]) == 2
+    assert np.array_equal(np.asarray(two.image)[~m2], a[~m2])
     tiny_renderer.crop = False
     try:
         full = tiny_renderer.draw(plan, seed=1, mask=m, init=base)
     finally:
         tiny_renderer.crop = True
-    assert full.info["window"] == (0, 0, 256, 256)
+    assert full.info["windows"] == [(0, 0, 256, 256)]
     assert np.array_equal(np.asarray(full.image)[~m], a[~m])
 
 

@@ -32,6 +32,7 @@ from thinkdraw.think.base import Planner, get_planner
 
 MODES = ("direct", "think", "reflect", "interleaved")
 DEFAULT_MODE = "reflect"
+REFINE_STEPS: int | None = None  # sampling steps of a refine round (None: the renderer's default)
 
 
 @dataclass
@@ -65,7 +66,8 @@ class GenerateResult:
 
 class Engine:
     def __init__(self, planner: str | Planner = "rules", renderer: str | Renderer = "builtin",
-                 critic=None, max_rounds: int = 2, bands: int = 3, band_threshold: float = 0.99) -> None:
+                 critic=None, max_rounds: int = 2, bands: int = 3, band_threshold: float = 0.99,
+                 refine_steps: int | None = REFINE_STEPS) -> None:
         if max_rounds < 0 or bands < 1:
             raise ValueError("max_rounds must be >= 0 and bands >= 1")
         self.planner = get_planner(planner) if isinstance(planner, str) else planner
@@ -73,6 +75,7 @@ class Engine:
         self._critic = critic
         self.max_rounds = max_rounds
         self.bands, self.band_threshold = bands, band_threshold
+        self.refine_steps = refine_steps
 
     @property
     def critic(self):
@@ -133,7 +136,8 @@ class Engine:
             t = time.perf_counter()
             edit = critique_to_edit(crit, plan)
             mask = regions_mask(edit.mask, plan.canvas.width, plan.canvas.height)
-            redo = self.renderer.draw(edit.result or plan, seed=seed + 1000 * k, mask=mask, init=image)
+            redo = self.renderer.draw(edit.result or plan, seed=seed + 1000 * k, mask=mask, init=image,
+                                      steps=self.refine_steps)
             image = redo.image
             crit = self.critic.check(image, plan)
             rounds.append(Round(image, crit, time.perf_counter() - t, label=f"refine {k}", edit=edit))

@@ -35,7 +35,12 @@ class Renderer(Protocol):
         init: Image.Image | None = None,
         progress: ProgressCallback | None = None,
         mode: str = "think",
-    ) -> DrawResult: ...
+        steps: int | None = None,
+    ) -> DrawResult:
+        """Draw ``plan`` (``mode="direct"``: its prompt alone). With ``mask`` and ``init``: redraw only the
+        masked pixels of ``init``, keeping the rest bit for bit. ``steps``: sampling steps for backends that
+        iterate (None: the backend's default); others ignore it."""
+        ...
 
 
 class UnknownBackendError(ValueError):

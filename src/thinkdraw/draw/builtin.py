@@ -24,7 +24,7 @@ from thinkdraw.models.generator import sample_flow
 from thinkdraw.plan.schema import ScenePlan
 
 LATENT_F = 8
-CROP_CONTEXT = 4  # latent cells of context around a masked region (the U-Net's coarsest cell is 4 wide)
+CROP_CONTEXT = 2  # latent cells of context around a masked region (windows are then rounded to 4 cells)
 
 
 class BuiltinRenderer:
@@ -43,7 +43,7 @@ class BuiltinRenderer:
         self.crop = crop
 
     def draw(self, plan: ScenePlan, seed: int = 0, mask: np.ndarray | None = None, init: Image.Image | None = None,
-             progress: ProgressCallback | None = None, mode: str = "think") -> DrawResult:
+             progress: ProgressCallback | None = None, mode: str = "think", steps: int | None = None) -> DrawResult:
         if mode not in ("think", "direct"):
             raise ValueError(f"unknown mode {mode!r}: use 'think' or 'direct'")
         W, H = plan.canvas.width, plan.canvas.height
@@ -53,6 +53,9 @@ class BuiltinRenderer:
             unplaced = [e.id for e in plan.entities if e.box is None]
             if unplaced:
                 raise ValueError(f"plan has unplaced entities; run the layout solver first: {unplaced}")
+        n_steps = self.steps if steps is None else int(steps)
+        if n_steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
         if (mask is None) != (init is None):
             raise ValueError("masked regeneration needs both mask and init")
         gh, gw = H // LATENT_F, W // LATENT_F
@@ -71,61 +74,64 @@ class BuiltinRenderer:
         with torch.inference_mode():
             cached = g.embed(cond)
             if w != 1.0:
-                null = build_cond([None], [None], grid)
-                cached_u = g.embed(null)
-                both = (torch.cat([cached[0], cached_u[0]]), torch.cat([cached[1], cached_u[1]]))
-
-                def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                    v = g(torch.cat([x, x]), torch.cat([t, t]), cond, both)
-                    vc, vu = v.chunk(2)
-                    return vu + w * (vc - vu)
-            else:
-                def velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                    return g(x, t, cond, cached)
-
+                cached_u = g.embed(build_cond([None], [None], grid))
+                cached = (torch.cat([cached[0], cached_u[0]]), torch.cat([cached[1], cached_u[1]]))
             gen = torch.Generator().manual_seed(int(seed))
             noise = torch.randn((1, g.config.latent, gh, gw), generator=gen)
             if mask is None:
-                z = sample_flow(velocity, noise, self.steps, callback=progress)
+                z = sample_flow(_velocity(g, cond, cached, w), noise, n_steps, callback=progress)
                 gt = None if glyph is None else torch.from_numpy(glyph.transpose(2, 0, 1).copy())[None]
                 img = self.tokenizer.decode(z, gt)
                 arr = ((img[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
                 return DrawResult(image=Image.fromarray(arr, "RGB"),
-                                  info={"steps": self.steps, "guidance": w, "mode": mode})
+                                  info={"steps": n_steps, "guidance": w, "mode": mode})
             m = _check_mask(mask, init, W, H)
             regen = F.max_pool2d(torch.from_numpy(m.astype(np.float32))[None, None], LATENT_F)
             regen = F.max_pool2d(regen, 3, stride=1, padding=1)  # a margin so the seam blends
-            # Only a window around the masked cells is computed: the networks are convolutional, so the
-            # cost of a redraw follows the area of the region (plus CROP_CONTEXT latent cells of context).
-            y0, y1, x0, x1 = _window(regen[0, 0].numpy() > 0, gh, gw) if self.crop else (0, gh, 0, gw)
-            sl = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))
-            keep = 1.0 - regen[sl]
-            px = (slice(None), slice(None), slice(y0 * LATENT_F, y1 * LATENT_F), slice(x0 * LATENT_F, x1 * LATENT_F))
+            # Only windows around the masked cells are computed: the networks are convolutional, so the
+            # cost of a redraw follows the area of the regions (plus CROP_CONTEXT latent cells of context);
+            # far-apart regions get windows of their own.
+            cells = regen[0, 0].numpy() > 0
+            wins = _windows(cells, gh, gw) if self.crop else [(0, gh, 0, gw)]
             init_arr = np.asarray(init.convert("RGB"))
-            x = torch.from_numpy(init_arr.astype(np.float32).transpose(2, 0, 1).copy())[None][px]
-            init_lat = self.tokenizer.encode(x / 127.5 - 1.0)
-            if w != 1.0:
-                both_c = (both[0][sl], both[1])
+            x_all = torch.from_numpy(init_arr.astype(np.float32).transpose(2, 0, 1).copy())[None] / 127.5 - 1.0
+            arr = init_arr.copy()
+            done_steps = [0]
 
-                def velocity_c(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                    v = g(torch.cat([x, x]), torch.cat([t, t]), cond, both_c)
-                    vc, vu = v.chunk(2)
-                    return vu + w * (vc - vu)
-            else:
-                cached_c = (cached[0][sl], cached[1])
+            def tick(i: int, n: int) -> None:
+                done_steps[0] += 1
+                if progress is not None:
+                    progress(done_steps[0], n * len(wins))
 
-                def velocity_c(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-                    return g(x, t, cond, cached_c)
-            z = sample_flow(velocity_c, noise[sl], self.steps, keep=keep, init=init_lat, callback=progress)
-            gt = None if glyph is None else torch.from_numpy(glyph.transpose(2, 0, 1).copy())[None][px]
-            img = self.tokenizer.decode(z, gt)
-        part = ((img[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-        arr = init_arr.copy()
-        ys, xs = slice(y0 * LATENT_F, y1 * LATENT_F), slice(x0 * LATENT_F, x1 * LATENT_F)
-        arr[ys, xs] = np.where(m[ys, xs, None], part, init_arr[ys, xs])
+            for y0, y1, x0, x1 in wins:
+                sl = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))
+                px = (slice(None), slice(None), slice(y0 * LATENT_F, y1 * LATENT_F),
+                      slice(x0 * LATENT_F, x1 * LATENT_F))
+                init_lat = self.tokenizer.encode(x_all[px])
+                emb = (cached[0][sl], cached[1])
+                z = sample_flow(_velocity(g, cond, emb, w), noise[sl], n_steps, keep=1.0 - regen[sl],
+                                init=init_lat, callback=tick)
+                gt = None if glyph is None else torch.from_numpy(glyph.transpose(2, 0, 1).copy())[None][px]
+                img = self.tokenizer.decode(z, gt)
+                part = ((img[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+                ys, xs = slice(y0 * LATENT_F, y1 * LATENT_F), slice(x0 * LATENT_F, x1 * LATENT_F)
+                arr[ys, xs] = np.where(m[ys, xs, None], part, arr[ys, xs])
         return DrawResult(image=Image.fromarray(arr, "RGB"),
-                          info={"steps": self.steps, "guidance": w, "mode": mode,
-                                "window": (x0 * LATENT_F, y0 * LATENT_F, x1 * LATENT_F, y1 * LATENT_F)})
+                          info={"steps": n_steps, "guidance": w, "mode": mode,
+                                "windows": [(x0 * LATENT_F, y0 * LATENT_F, x1 * LATENT_F, y1 * LATENT_F)
+                                            for y0, y1, x0, x1 in wins]})
+
+
+def _velocity(g, cond, emb, w: float):
+    """The generator's velocity at guidance ``w`` (two passes in one batch when w != 1)."""
+    if w == 1.0:
+        return lambda x, t: g(x, t, cond, emb)
+
+    def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        vc, vu = g(torch.cat([x, x]), torch.cat([t, t]), cond, emb).chunk(2)
+        return vu + w * (vc - vu)
+
+    return v
 
 
 def _check_mask(mask: np.ndarray, init: Image.Image, W: int, H: int) -> np.ndarray:
@@ -137,17 +143,37 @@ def _check_mask(mask: np.ndarray, init: Image.Image, W: int, H: int) -> np.ndarr
     return m
 
 
-def _window(cells: np.ndarray, gh: int, gw: int) -> tuple[int, int, int, int]:
-    """Latent window (y0, y1, x0, x1) around the set cells, with context, sides multiples of 4 cells."""
+def _windows(cells: np.ndarray, gh: int, gw: int) -> list[tuple[int, int, int, int]]:
+    """Latent windows (y0, y1, x0, x1) covering the set cells with CROP_CONTEXT cells of context, sides
+    multiples of 4 cells aligned to the 4-cell grid; windows that touch are merged, and separate ones are
+    kept apart only when that computes less than one window around everything."""
     ys, xs = np.nonzero(cells)
     if len(ys) == 0:
-        return 0, gh, 0, gw
+        return [(0, gh, 0, gw)]
 
-    def side(lo: int, hi: int, n: int) -> tuple[int, int]:
-        lo, hi = max(0, lo - CROP_CONTEXT), min(n, hi + CROP_CONTEXT)
-        lo, hi = lo - lo % 4, min(n, hi + (-hi) % 4)
-        return lo, hi
+    def grow(y0: int, y1: int, x0: int, x1: int) -> tuple[int, int, int, int]:
+        def side(lo: int, hi: int, n: int) -> tuple[int, int]:
+            lo, hi = max(0, lo - CROP_CONTEXT), min(n, hi + CROP_CONTEXT)
+            return lo - lo % 4, min(n, hi + (-hi) % 4)
 
-    y0, y1 = side(int(ys.min()), int(ys.max()) + 1, gh)
-    x0, x1 = side(int(xs.min()), int(xs.max()) + 1, gw)
-    return y0, y1, x0, x1
+        a, b = side(y0, y1, gh)
+        c, d = side(x0, x1, gw)
+        return a, b, c, d
+
+    wins = [grow(y, y + 1, x, x + 1) for y, x in zip(ys.tolist(), xs.tolist(), strict=True)]
+    merged = True
+    while merged:  # merge overlapping windows until none overlap
+        merged = False
+        out: list[tuple[int, int, int, int]] = []
+        for w in wins:
+            for i, o in enumerate(out):
+                if w[0] < o[1] and o[0] < w[1] and w[2] < o[3] and o[2] < w[3]:
+                    out[i] = (min(w[0], o[0]), max(w[1], o[1]), min(w[2], o[2]), max(w[3], o[3]))
+                    merged = True
+                    break
+            else:
+                out.append(w)
+        wins = out
+    whole = grow(int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
+    area = sum((w[1] - w[0]) * (w[3] - w[2]) for w in wins)
+    return wins if area < (whole[1] - whole[0]) * (whole[3] - whole[2]) else [whole]

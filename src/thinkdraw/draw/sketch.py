@@ -24,6 +24,7 @@ class SketchRenderer:
         init: Image.Image | None = None,
         progress: ProgressCallback | None = None,
         mode: str = "think",
+        steps: int | None = None,
     ) -> DrawResult:
         if mode != "think":
             raise ValueError("the sketch renderer draws plans (think mode); direct mode needs the builtin renderer")

@@ -113,6 +113,19 @@ def ocr(img: Image.Image, scale: int = 4) -> str:
     return " ".join(r.stdout.split())
 
 
+def read_text(image: Image.Image, box, expected: str | None = None, pad: int = 3) -> str:
+    """Tesseract's reading of ``box`` (0..1) in ``image``: at a few upscales, stopping at ``expected``."""
+    w, h = image.size
+    x0, y0, x1, y1 = _px(box, w, h)
+    crop = image.crop((max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)))
+    read = ""
+    for scale in OCR_SCALES:  # Tesseract's reading depends on the upscale: the first exact reading counts
+        read = ocr(crop, scale)
+        if read == expected:
+            break
+    return read
+
+
 def _touching_border(m: np.ndarray) -> np.ndarray:
     """Pixels of ``m`` connected (4-neighbourhood) to the image border: morphological reconstruction."""
     seed = np.zeros_like(m)
@@ -203,13 +216,7 @@ def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidel
         for t in plan.texts:
             if t.box is None:
                 continue
-            x0, y0, x1, y1 = _px(t.box, w, h)
-            pad = 3
-            crop = image.crop((max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)))
-            for scale in OCR_SCALES:  # Tesseract's reading depends on the upscale: the first exact reading counts
-                read = ocr(crop, scale)
-                if read == t.content:
-                    break
+            read = read_text(image, t.box, t.content)
             fid.facts.append(FactResult("text", t.id, read == t.content, f"expected {t.content!r}, read {read!r}"))
     return fid
 

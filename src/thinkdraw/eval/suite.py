@@ -50,6 +50,7 @@ class EvalResult(BaseModel):
     facts: list[dict] = Field(default_factory=list)  # {kind, target, passed, detail}
     seconds: float
     rounds: int = 0
+    timings: dict[str, float] = Field(default_factory=dict)  # the engine's per-stage seconds
 
 
 class ModeReport(BaseModel):
@@ -60,6 +61,9 @@ class ModeReport(BaseModel):
     median_latency_s: float
     mean_latency_s: float
     n: int
+    redraw_rounds: int = 0  # reflect: refine rounds run over all prompts
+    mean_check_s: float = 0.0  # reflect: the critic's first look, per prompt
+    mean_redraw_round_s: float = 0.0  # reflect: one refine round (masked redraw + check), on average
 
 
 class EvalReport(BaseModel):
@@ -123,16 +127,17 @@ def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "refl
                     continue
                 _, plan = plan_prompt(it.prompt, seed=it.seed)  # the reference plan
                 t = time.perf_counter()
-                rounds = 0
+                rounds, timings = 0, {}
                 if mode == "sketch":
                     img = render_scene(plan, seed=it.seed).image
                 else:
                     res = engine.generate(it.prompt, seed=it.seed, mode=mode)
-                    img, rounds = res.image, len(res.rounds)
+                    img, rounds, timings = res.image, len(res.rounds), res.timings
                 secs = time.perf_counter() - t
                 fid = score_image(img, plan)
                 r = EvalResult(index=it.index, mode=mode, category=it.category, prompt=it.prompt,
                                correct=bool(fid.all_passed), seconds=secs, rounds=rounds,
+                               timings={k: round(v, 5) for k, v in timings.items()},
                                facts=[{"kind": x.kind, "target": x.target, "passed": bool(x.passed), "detail": x.detail}
                                       for x in fid.facts])
                 f.write(r.model_dump_json() + "\n")
@@ -157,13 +162,17 @@ def summarise(results: list[EvalResult], n: int, seed: int, modes, categories) -
         facts = [x for r in rs for x in r.facts]
         kinds = sorted({x["kind"] for x in facts})
         secs = [r.seconds for r in rs]
+        refine = [v for r in rs for k, v in r.timings.items() if k.startswith("refine_")]
+        checks = [r.timings["reflect"] for r in rs if "reflect" in r.timings]
         reports[mode] = ModeReport(
             overall=sum(by_cat_score.values()) / max(1, len(by_cat_score)), by_category=by_cat_score,
             facts=sum(x["passed"] for x in facts) / max(1, len(facts)),
             facts_by_kind={k: sum(x["passed"] for x in facts if x["kind"] == k) /
                            sum(1 for x in facts if x["kind"] == k) for k in kinds},
             median_latency_s=statistics.median(secs) if secs else 0.0,
-            mean_latency_s=statistics.fmean(secs) if secs else 0.0, n=len(rs))
+            mean_latency_s=statistics.fmean(secs) if secs else 0.0, n=len(rs), redraw_rounds=len(refine),
+            mean_check_s=statistics.fmean(checks) if checks else 0.0,
+            mean_redraw_round_s=statistics.fmean(refine) if refine else 0.0)
     return EvalReport(n_prompts=n, seed=seed, modes=reports)
 
 
@@ -180,6 +189,12 @@ def markdown(report: EvalReport, categories=EVAL_CATEGORIES) -> str:
                                                     for m in modes) + " |")
     lines.append("| mean latency | " + " | ".join(f"{1000 * report.modes[m].mean_latency_s:.0f} ms"
                                                   for m in modes) + " |")
+    if "reflect" in report.modes and "think" in report.modes:
+        r, t = report.modes["reflect"], report.modes["think"]
+        lines += ["", f"reflect cost: critic check {1000 * r.mean_check_s:.0f} ms per image; "
+                      f"{r.redraw_rounds} redraw rounds over {r.n} prompts, {1000 * r.mean_redraw_round_s:.0f} ms each "
+                      f"({r.mean_redraw_round_s / max(t.mean_latency_s, 1e-9):.0%} of think's mean latency); reflect's "
+                      f"mean latency is {r.mean_latency_s / max(t.mean_latency_s, 1e-9) - 1:+.0%} over think's"]
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,7 @@ from thinkdraw.world.vocab import CATEGORIES, CATEGORY_NAMES, CATEGORY_SYNONYMS,
 
 PRESENT_FILL = 0.15  # share of the box that must be object (not background) pixels
 CATEGORY_SHARE = 0.3  # share of those object pixels' category probability that must be the planned category
+CATEGORY_TOPK = 5  # ... or the planned category is among the box's most likely categories
 ABSENT_AREA = 0.003  # share of the canvas: a blob of a negated category at least this big is a violation
 MARGIN = 0.05
 OCR_SCALES = (4, 3, 5)
@@ -73,32 +74,35 @@ class BuiltinCritic:
             # the plan says what should be here: the expected category must be well represented among the
             # object pixels of the box (generated objects are blurrier than the world's, so its share, not
             # a per-pixel argmax, decides)
-            cats = pc[1:, y0:y1, x0:x1][:, m].sum(1) if m.any() else np.zeros(pc.shape[0] - 1)
-            share = float(cats[cid - 1] / cats.sum()) if cats.sum() else 0.0
-            top = CATEGORY_NAMES[int(cats.argmax())] if cats.sum() else "nothing"
-            ok = fill >= PRESENT_FILL and share >= CATEGORY_SHARE
-            observed = f"{fill:.0%} of its box filled, {share:.0%} {e.category}" + (f" (mostly {top})" if top != e.category else "")
+            share, rank, top = _category_evidence(pc, m, (x0, y0, x1, y1), cid)
+            cat_ok = share >= CATEGORY_SHARE or rank < CATEGORY_TOPK
+            ok = fill >= PRESENT_FILL and cat_ok
+            observed = f"{fill:.0%} of its box filled, {share:.0%} {e.category}" + (
+                f" (mostly {top})" if top != e.category else "")
             conf = float(min(1.0, abs(fill - PRESENT_FILL) / PRESENT_FILL))
             checks.append(Check(kind="presence", target=e.id, expected=e.category, observed=observed,
                                 passed=ok, box=e.box, confidence=conf))
-            if ok:
-                w = pc[cid, y0:y1, x0:x1] * m
+            if fill >= PRESENT_FILL:
+                # where the thing is (for counts and relations), whatever the verdict on what it is
+                w = (0.25 + pc[cid, y0:y1, x0:x1]) * m
                 ys, xs = np.mgrid[y0:y1, x0:x1]
                 found[e.id] = (float((xs * w).sum() / w.sum() + 0.5) / S, float((ys * w).sum() / w.sum() + 0.5) / S)
+                if not ok:
+                    phrases.append(f"the {e.noun} ({e.id}) does not look like a {e.category} (more like a {top}) "
+                                   f"at the {_where(e.box)}")
             else:
-                # is it somewhere else? a blob of its category outside every planned box
+                # not there: is it somewhere else? a blob of its category outside every planned box
                 elsewhere = _blobs((pc[cid] > 0.5) & ~claimed, min_cells=max(4, (x1 - x0) * (y1 - y0) // 3))
                 if elsewhere and e.group is None:
                     b = max(elsewhere, key=lambda b: b[4])
                     box = (b[0] / S, b[1] / S, b[2] / S, b[3] / S)
                     found[e.id] = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
                     extra_regions.append(box)
-                    phrases.append(f"{e.id} ({e.noun}) is at the {_where(box)} instead of the {_where(e.box)}")
+                    phrases.append(f"the {e.noun} ({e.id}) is at the {_where(box)} instead of the {_where(e.box)}")
                     checks[-1] = checks[-1].model_copy(update={"observed": f"found elsewhere, at the {_where(box)}"})
                 else:
                     found[e.id] = None
-                    what = "missing" if fill < PRESENT_FILL else f"not recognisable (it looks like a {top})"
-                    phrases.append(f"{e.id} ({e.noun}) is {what} at the {_where(e.box)}")
+                    phrases.append(f"the {e.noun} ({e.id}) is missing at the {_where(e.box)}")
             if e.attributes.color in COLOR_NAMES and ok:
                 wts = (pc[cid, y0:y1, x0:x1] * m)[None]
                 hist = (po[1:, y0:y1, x0:x1] * wts).reshape(len(COLOR_NAMES), -1).sum(1)
@@ -108,7 +112,7 @@ class BuiltinCritic:
                 checks.append(Check(kind="color", target=e.id, expected=e.attributes.color, observed=seen, passed=good,
                                     box=e.box, confidence=cshare))
                 if not good:
-                    phrases.append(f"{e.id} is {seen} instead of {e.attributes.color}")
+                    phrases.append(f"the {e.noun} ({e.id}) is {seen} instead of {e.attributes.color}")
         groups: dict[str, list] = {}
         for e in plan.entities:
             if e.group and e.category in CATEGORIES:
@@ -144,12 +148,22 @@ class BuiltinCritic:
                                 observed="holds" if ok and known else ("unknown" if not known else "violated"),
                                 passed=ok and known, confidence=1.0 if known else 0.3))
             if known and not ok:
-                phrases.append(f"{r.subject} is not {r.predicate.replace('_', ' ')} {r.object}")
+                phrases.append(f"the {r.subject} is not {r.predicate.replace('_', ' ')} the {r.object}")
         for neg in plan.negatives:
             c = neg if neg in CATEGORIES else CATEGORY_SYNONYMS.get(neg)
             if c is None:
                 continue
-            blobs = _blobs(pc[CATEGORY_NAMES.index(c) + 1] > 0.5, min_cells=max(4, int(ABSENT_AREA * S * S)))
+            # an object of the excluded category: a blob of it, or an unplanned object (outside every box)
+            # among whose likeliest categories it is
+            ncid = CATEGORY_NAMES.index(c) + 1
+            minc = max(4, int(ABSENT_AREA * S * S))
+            blobs = _blobs(pc[ncid] > 0.5, min_cells=minc)
+            unplanned = fg & ~claimed
+            for b in _blobs(unplanned, min_cells=minc):
+                sub = unplanned[b[1]:b[3], b[0]:b[2]]
+                share, rank, _ = _category_evidence(pc, sub, b[:4], ncid)
+                if (share >= CATEGORY_SHARE or rank < CATEGORY_TOPK) and b not in blobs:
+                    blobs.append(b)
             ok = not blobs
             boxes = [(b[0] / S, b[1] / S, b[2] / S, b[3] / S) for b in blobs]
             extra_regions += boxes
@@ -193,6 +207,19 @@ class BuiltinCritic:
         area = np.mean([(e.box[2] - e.box[0]) * (e.box[3] - e.box[1]) * S * S for e in members])
         return [(b[0] / S, b[1] / S, b[2] / S, b[3] / S)
                 for b in _blobs((pc[cid] > 0.5) & ~claimed, min_cells=max(4, int(area / 3)))]
+
+
+def _category_evidence(pc: np.ndarray, m: np.ndarray, cells, cid: int) -> tuple[float, int, str]:
+    """(share of the planned category in the object pixels' probability mass, its rank, the top category)."""
+    x0, y0, x1, y1 = cells
+    if not m.any():
+        return 0.0, len(CATEGORY_NAMES), "nothing"
+    cats = pc[1:, y0:y1, x0:x1][:, m].sum(1)
+    tot = cats.sum()
+    names = [*CATEGORY_NAMES, "text", "unknown thing"]
+    k = int(cats.argmax())
+    return (float(cats[cid - 1] / tot) if tot else 0.0, int((cats > cats[cid - 1]).sum()),
+            names[k] if k < len(names) else "unknown thing")
 
 
 def _cells(box, S: int, pad: int = 0) -> tuple[int, int, int, int]:

@@ -97,10 +97,18 @@ FRAME_PHRASES: list[tuple[str, ...]] = [tuple(p.split()) for p in (
     "show me", "generate", "create", "make", "paint", "render", "depict", "an artwork of", "a shot of",
     "a snapshot of", "count them", "count", "look", "behold", "see", "a peaceful scene", "a quiet scene",
     "a busy scene", "a simple scene", "a scene", "place", "put", "add", "include", "imagine", "design", "illustrate", "give me",
-    "i need", "i'd like", "can you draw", "could you draw", "please", "photo of", "image of", "picture of", "drawing of", "illustration of",
+    "i need", "i'd like", "can you draw", "could you draw", "please", "i want to see", "i'd like to see",
+    "i would like to see", "i want to draw", "i'd like to draw", "let me see", "let's see", "we see", "you see",
+    "i see", "photo of", "image of", "picture of", "drawing of", "illustration of",
 )]
+# "a simple illustration of", "a quick sketch of", ...: a frame with an adjective
+FRAME_PHRASES += [(art, adj, noun, "of") for art in ("a", "an") for adj in (
+    "simple", "quick", "detailed", "little", "nice", "cute", "colorful", "colourful", "minimal", "clean", "small",
+    "beautiful", "plain", "basic", "rough", "realistic", "stylized", "stylised") for noun in (
+    "illustration", "drawing", "picture", "sketch", "painting", "image", "photo", "photograph", "scene", "render",
+    "cartoon", "view", "rendering")]
 FILLER_WORDS = {
-    "the", "is", "are", "was", "were", "be", "being", "that", "which", "who", "it", "its", "their", "them",
+    "anywhere", "anyplace", "nowhere", "somewhere", "up", "the", "is", "are", "was", "were", "be", "being", "that", "which", "who", "it", "its", "their", "them",
     "they", "sits", "sit", "sitting", "stands", "stand", "standing", "lies", "lying", "rests", "resting",
     "placed", "positioned", "located", "parked", "floating", "floats", "flying", "flies", "swimming", "swims",
     "hanging", "hangs", "growing", "grows", "shining", "shines", "drifting", "drifts", "perched", "set",

@@ -442,10 +442,12 @@ def _time_at(low: list[str], i: int) -> tuple[str, int] | None:
     from thinkdraw.world.vocab import TIME_WORDS
 
     t = low[i]
-    if t in ("at", "during", "by", "in") and i + 1 < len(low):
+    if t in ("at", "during", "by", "in", "on") and i + 1 < len(low):
         j = i + 1 + (low[i + 1] in ("the", "a"))
         if j < len(low) and low[j] in TIME_WORDS and low[j] not in ("dark", "sunny", "starry"):
             return TIME_WORDS[low[j]], j + 1
+        if low[j:j + 2] in (["sunny", "day"], ["starry", "night"], ["sunny", "afternoon"], ["sunny", "morning"]):
+            return TIME_WORDS[low[j + 1]] if low[j] == "sunny" else "night", j + 2
         if low[i:i + 3] == ["at", "golden", "hour"]:
             return "sunset", i + 3
     if t in _TIME_STRONG:
@@ -459,6 +461,8 @@ def _background_at(low: list[str], i: int) -> tuple[str | None, list[str], int] 
     t = low[i]
     if t == "underwater":
         return "sea", [], i + 1
+    if t in ("indoors", "inside") and (i + 1 >= len(low) or low[i + 1] in (",", ".", "and", ";", ":")):
+        return "wall", [], i + 1
     j = i
     if t in _PREPOSITIONS:
         j += 1
