@@ -252,3 +252,9 @@ def test_frames_fillers_and_scene_words_are_not_things(prompt, bg, time):
     assert plan.entities and all(e.category for e in plan.entities), [e.noun for e in plan.entities]
     assert bg is None or plan.background.kind == bg
     assert time is None or plan.background.time == time
+
+
+@pytest.mark.parametrize("prompt", ["1 car, no more and no less.", "three apples, no more, no less"])
+def test_no_more_no_less_is_exactness_not_a_negation(prompt):
+    _, plan = plan_prompt(prompt)
+    assert plan.negatives == [] and all(e.category for e in plan.entities)

@@ -93,7 +93,7 @@ def test_interleaved_draws_band_by_band_with_subprompts_and_one_redraw(tiny_rend
 
     lower = [e.box for e in r.plan.entities if (e.box[1] + e.box[3]) / 2 >= 1 / 3]
     touched = regions_mask(lower, 256, 256) if lower else np.zeros((256, 256), bool)
-    touched[85:] = True
+    touched[96:] = True
     band1 = [x for x in r.rounds if x.label.startswith("band 1/3")]
     kept1 = max(band1, key=lambda x: x.critique.score)
     assert np.array_equal(np.asarray(kept1.image)[~touched], np.asarray(r.image)[~touched])

@@ -32,7 +32,7 @@ from thinkdraw.think.base import Planner, get_planner
 
 MODES = ("direct", "think", "reflect", "interleaved")
 DEFAULT_MODE = "reflect"
-REFINE_STEPS: int | None = None  # sampling steps of a refine round (None: the renderer's default)
+REFINE_STEPS: int | None = 6  # sampling steps of a refine round (None: the renderer's default; 8 for builtin)
 
 
 @dataclass
@@ -154,7 +154,8 @@ class Engine:
         """TwiG: draw band by band, a sub-prompt before each band, a critic score after it, one redraw."""
         W, H = plan.canvas.width, plan.canvas.height
         n = self.bands
-        edges = [round(H * i / n) for i in range(n + 1)]
+        # band edges on the renderer's 32 px window grid, so no band boundary cuts a latent cell
+        edges = [min(H, 32 * round(H * i / n / 32)) for i in range(n + 1)]
         band_of = {e.id: min(n - 1, int(((e.box[1] + e.box[3]) / 2) * n)) for e in plan.entities if e.box}
         image: Image.Image | None = None
         rounds: list[Round] = []
@@ -165,13 +166,11 @@ class Engine:
             mine = band_plan(plan, ids, {b}, n)
             about = {e.id for e in mine.entities} | {e.group for e in mine.entities if e.group} | \
                 {x.id for x in mine.texts}
-            # this band's rows and its own objects' boxes (whole, even where they reach into another
-            # band), but never the objects earlier bands drew
-            mask = np.zeros((H, W), bool)
-            mask[edges[b]:edges[b + 1]] = True
-            own = [e.box for e in plan.entities if e.id in ids]
-            if own:
-                mask |= regions_mask(own, W, H)
+            # The first band draws the whole canvas (its things and the background everywhere); each later
+            # band adds its own things: their boxes (whole, even where they reach into another band), never
+            # the things earlier bands drew. A band with nothing of its own keeps the background it has.
+            own = [e.box for e in plan.entities if e.id in ids] + [t.box for t in mine.texts if t.box]
+            mask = regions_mask(own, W, H) if own else np.zeros((H, W), bool)
             earlier = [e.box for e in plan.entities if band_of.get(e.id, n) < b]
             if earlier:
                 mask &= ~regions_mask(earlier, W, H)
@@ -183,6 +182,8 @@ class Engine:
                 s = seed + 7919 * b + 104729 * attempt
                 if image is None:
                     img = self.renderer.draw(sub, seed=s, progress=progress).image
+                elif not mask.any():
+                    img = image
                 else:
                     img = self.renderer.draw(sub, seed=s, mask=mask, init=image).image
                 crit = self.critic.check(img, sub)
@@ -196,7 +197,7 @@ class Engine:
                     best = (crit.score, img, crit)
                 reasoning.add("interleave", f"Band {b + 1}/{n}{' redraw' if attempt else ''}: score "
                                             f"{crit.score:.2f}. {crit.reflection}")
-                if crit.score >= self.band_threshold:
+                if crit.score >= self.band_threshold or (image is not None and not mask.any()):
                     break
             image = best[1]
         return image, rounds

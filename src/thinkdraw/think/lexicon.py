@@ -99,7 +99,7 @@ FRAME_PHRASES: list[tuple[str, ...]] = [tuple(p.split()) for p in (
     "a busy scene", "a simple scene", "a scene", "place", "put", "add", "include", "imagine", "design", "illustrate", "give me",
     "i need", "i'd like", "can you draw", "could you draw", "please", "i want to see", "i'd like to see",
     "i would like to see", "i want to draw", "i'd like to draw", "let me see", "let's see", "we see", "you see",
-    "i see", "photo of", "image of", "picture of", "drawing of", "illustration of",
+    "i see", "no more and no less", "no more , no less", "no more no less", "no more or less", "not more and not less", "photo of", "image of", "picture of", "drawing of", "illustration of",
 )]
 # "a simple illustration of", "a quick sketch of", ...: a frame with an adjective
 FRAME_PHRASES += [(art, adj, noun, "of") for art in ("a", "an") for adj in (
