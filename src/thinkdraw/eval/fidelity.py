@@ -237,22 +237,30 @@ def _extra_blobs(img: np.ndarray, free: np.ndarray, members, w: int, h: int) -> 
     return sum(1 for a in _component_areas(m) if a >= area / 3)
 
 
-def _component_areas(m: np.ndarray) -> list[int]:
-    """Sizes of 4-connected components (small images: a plain flood fill is fast enough)."""
+def components(m: np.ndarray, min_size: int = 1) -> list[tuple[int, int, int, int, int]]:
+    """4-connected components of ``m`` with at least ``min_size`` pixels: (x0, y0, x1, y1, size)
+    (small images: a plain flood fill is fast enough)."""
     seen = np.zeros_like(m)
-    areas = []
+    out = []
     H, W = m.shape
     for y, x in zip(*np.nonzero(m), strict=True):
         if seen[y, x]:
             continue
         stack, n = [(y, x)], 0
+        x0, y0, x1, y1 = x, y, x, y
         seen[y, x] = True
         while stack:
             cy, cx = stack.pop()
             n += 1
+            x0, y0, x1, y1 = min(x0, cx), min(y0, cy), max(x1, cx), max(y1, cy)
             for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1)):
                 if 0 <= ny < H and 0 <= nx < W and m[ny, nx] and not seen[ny, nx]:
                     seen[ny, nx] = True
                     stack.append((ny, nx))
-        areas.append(n)
-    return areas
+        if n >= min_size:
+            out.append((int(x0), int(y0), int(x1) + 1, int(y1) + 1, n))
+    return out
+
+
+def _component_areas(m: np.ndarray) -> list[int]:
+    return [c[4] for c in components(m)]

@@ -231,22 +231,6 @@ def _cells(box, S: int, pad: int = 0) -> tuple[int, int, int, int]:
 
 def _blobs(m: np.ndarray, min_cells: int) -> list[tuple[int, int, int, int, int]]:
     """4-connected components of ``m`` with at least ``min_cells`` cells: (x0, y0, x1, y1, size)."""
-    seen = np.zeros_like(m)
-    out = []
-    H, W = m.shape
-    for y, x in zip(*np.nonzero(m), strict=True):
-        if seen[y, x]:
-            continue
-        stack, pts = [(y, x)], []
-        seen[y, x] = True
-        while stack:
-            cy, cx = stack.pop()
-            pts.append((cy, cx))
-            for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1)):
-                if 0 <= ny < H and 0 <= nx < W and m[ny, nx] and not seen[ny, nx]:
-                    seen[ny, nx] = True
-                    stack.append((ny, nx))
-        if len(pts) >= min_cells:
-            ys, xs = zip(*pts, strict=True)
-            out.append((min(xs), min(ys), max(xs) + 1, max(ys) + 1, len(pts)))
-    return out
+    from thinkdraw.eval.fidelity import components
+
+    return components(m, min_cells)
