@@ -2,6 +2,9 @@
 
     python benchmarks/bench_critic.py --n 500
 
+The critic is the segmenter (category/colour maps: where things are) plus the box verifier (what each planned
+box holds); --no-verifier measures the segmenter alone.
+
 clean:   sketch renders of the plans must pass their checks (target >= 0.99 of checks)
 defects: each plan is rendered once more with one injected defect — an object removed, recoloured,
          moved across its reference, or a letter of its text changed — and the critic must flag it:
@@ -26,6 +29,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json")
     ap.add_argument("--weights", help="critic weights (default: the bundled models/weights/critic.safetensors)")
+    ap.add_argument("--verifier", help="box verifier weights (default: the bundled models/weights/verifier.safetensors)")
+    ap.add_argument("--no-verifier", action="store_true", help="judge categories and colours by the segmenter alone")
     ap.add_argument("--show", type=int, default=0, help="print this many failed checks on clean renders")
     a = ap.parse_args()
     from thinkdraw.eval.defects import inject
@@ -34,7 +39,7 @@ def main() -> int:
     from thinkdraw.world.render import render_scene
     from thinkdraw.world.sampler import sample_spec
 
-    critic = BuiltinCritic(path=a.weights)
+    critic = BuiltinCritic(path=a.weights, verifier=False if a.no_verifier else None, verifier_path=a.verifier)
     shown = 0
     rng = random.Random(f"bench-critic/{a.seed}")
     clean_ok = clean_n = 0

@@ -230,6 +230,66 @@ def test_critic_training_script_runs_and_resumes(tmp_path):
     assert [r["step"] for r in json.loads((out / "train_log.json").read_text())["records"]] == [1, 2, 3]
 
 
+def test_verifier_crop_keeps_the_box_centred_and_square():
+    import numpy as np
+
+    from thinkdraw.models.verifier import crop_square
+
+    img = np.zeros((100, 200, 3), np.uint8)
+    img[40:60, 90:110] = 255  # a white square in the middle
+    c = crop_square(img, (0.45, 0.4, 0.55, 0.6), size=20, pad=1.0)  # side 40 px around a 20 px box
+    assert c.shape == (20, 20, 3)
+    assert c[10, 10].tolist() == [255, 255, 255] and c[0, 0].tolist() == [0, 0, 0]
+    assert c[5:15, 5:15].min() == 255 and c[:, :4].max() == 0
+    edge = crop_square(img, (0.0, 0.0, 0.1, 0.1), size=8, pad=0.5)  # off the canvas: edge pixels repeat
+    assert edge.shape == (8, 8, 3)
+
+
+def test_verifier_training_script_runs_and_resumes(tmp_path):
+    import json
+
+    from thinkdraw.train.verifier import VerifierTrainConfig, train
+
+    out = tmp_path / "verifier"
+    cfg = VerifierTrainConfig(out=str(out), scenes=6, val_scenes=3, chunk=4, steps=2, batch=4, log_every=1,
+                              ckpt_every=1)
+    train(cfg, log=lambda *a: None)
+    assert sorted(p.name for p in out.glob("data-*.npz")) == ["data-train-0.npz", "data-train-1.npz",
+                                                              "data-val-0.npz"]
+    cfg.steps = 3
+    train(cfg, resume=True, log=lambda *a: None)
+    log = json.loads((out / "train_log.json").read_text())
+    assert [r["step"] for r in log["records"]] == [1, 2, 3] and "val_cat_acc" in log["records"][-1]
+    assert (out / "verifier.safetensors").is_file() and (out / "loss_curve.png").is_file()
+
+
+def test_bundled_verifier_names_what_a_box_holds():
+    from thinkdraw.models.bundled import VERIFIER_FILE
+    from thinkdraw.reflect.builtin import BuiltinCritic
+    from thinkdraw.world.render import render_scene
+    from thinkdraw.world.vocab import CATEGORY_NAMES, COLOR_NAMES
+
+    assert VERIFIER_FILE.is_file()
+    critic = BuiltinCritic()
+    _, plan = plan_prompt("a blue ball to the left of a red apple", seed=0)
+    img = render_scene(plan, seed=0).image
+    pc, pk = critic.verify(img, [plan.entity("ball_1").box, plan.entity("apple_1").box, (0.0, 0.0, 0.08, 0.08)])
+    names = ["nothing", *CATEGORY_NAMES]
+    colors = ["none", *COLOR_NAMES]
+    assert [names[i] for i in pc.argmax(1)] == ["ball", "apple", "nothing"]
+    assert [colors[i] for i in pk[:2].argmax(1)] == ["blue", "red"]
+
+
+def test_critic_without_verifier_still_judges_from_the_segmenter():
+    from thinkdraw.reflect.builtin import BuiltinCritic
+    from thinkdraw.world.render import render_scene
+
+    critic = BuiltinCritic(verifier=False)
+    _, plan = plan_prompt("a red car to the left of a yellow house", seed=0)
+    clean = critic.check(render_scene(plan, seed=0).image, plan)
+    assert critic.verifier is None and clean.score == 1.0
+
+
 def test_bundled_critic_passes_a_clean_render_and_flags_a_missing_object():
     from thinkdraw.models.bundled import CRITIC_FILE
     from thinkdraw.models.weights import WEIGHTS_DIR

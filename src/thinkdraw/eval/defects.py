@@ -6,7 +6,7 @@ judging it against the original ``plan`` must fail a check whose target is in ``
   recolor  an object whose colour the prompt states gets another named colour
   move     an object is mirrored across the reference of its left/right relation
   letter   one letter of a text is changed
-  negative the object the prompt excludes ("no cat") is drawn in a free spot
+  negative the object the prompt excludes ("no cat") is drawn in a free spot, in its category's aspect
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ from thinkdraw.plan.schema import Attributes, Entity, ScenePlan
 KINDS = ("remove", "recolor", "move", "letter", "negative")
 
 
-def _free_box(plan: ScenePlan, rng: random.Random, size: float = 0.16, pad: float = 0.04):
+def _free_box(plan: ScenePlan, rng: random.Random, aspect: float = 1.0, size: float = 0.16, pad: float = 0.04):
+    """A free spot of the given aspect (height / width) and about ``size`` on its longer side."""
     boxes = [e.box for e in plan.entities if e.box] + [t.box for t in plan.texts if t.box]
+    w, h = (size, size * aspect) if aspect <= 1 else (size / aspect, size)
+    w, h = max(w, 0.06), max(h, 0.06)
     for _ in range(200):
-        x, y = rng.uniform(0.02, 0.98 - size), rng.uniform(0.05, 0.95 - size)
-        b = (x, y, x + size, y + size)
+        x, y = rng.uniform(0.02, 0.98 - w), rng.uniform(0.05, 0.95 - h)
+        b = (x, y, x + w, y + h)
         if all(b[2] + pad <= o[0] or o[2] + pad <= b[0] or b[3] + pad <= o[1] or o[3] + pad <= b[1] for o in boxes):
             return b
     return None
@@ -50,15 +53,18 @@ def inject(plan: ScenePlan, rng: random.Random, kinds=KINDS):
         kinds.append("letter")
     negs = [(n, n if n in CATEGORIES else CATEGORY_SYNONYMS.get(n)) for n in plan.negatives]
     negs = [(n, c) for n, c in negs if c is not None]
-    spot = _free_box(plan, rng) if negs else None
-    if spot is not None:
-        kinds.append("negative")
+    if negs:
+        # the intruder keeps its category's shape (a banner squeezed into a square box is a poster)
+        neg_pick = rng.choice(negs)
+        spot = _free_box(plan, rng, aspect=CATEGORIES[neg_pick[1]].aspect, size=0.2)
+        if spot is not None:
+            kinds.append("negative")
     kinds = [k for k in kinds if k in allowed]
     if not kinds:
         return None
     kind = rng.choice(kinds)
     if kind == "negative":
-        noun, cat = rng.choice(negs)
+        noun, cat = neg_pick
         bad.entities.append(Entity(id="intruder_1", noun=noun, category=cat, box=spot, z=5,
                                    attributes=Attributes(color=CATEGORIES[cat].default_color)))
         return bad, kind, {noun}

@@ -10,10 +10,12 @@ import torch
 from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
 from thinkdraw.models.generator import GenConfig, Generator
 from thinkdraw.models.segmenter import SegConfig, Segmenter
+from thinkdraw.models.verifier import BoxVerifier, VerifierConfig
 from thinkdraw.models.weights import WEIGHTS_DIR, WeightsError, load_into, read_weights
 
 TOKENIZER_FILE = WEIGHTS_DIR / "tokenizer.safetensors"
 CRITIC_FILE = WEIGHTS_DIR / "critic.safetensors"
+VERIFIER_FILE = WEIGHTS_DIR / "verifier.safetensors"
 GENERATOR_FILE = WEIGHTS_DIR / "generator.safetensors"
 
 
@@ -46,6 +48,13 @@ def load_segmenter(path: str | Path | None = None) -> Segmenter:
     path = Path(path) if path else CRITIC_FILE
     sd, meta = read_weights(path)
     return load_into(Segmenter(_cfg(SegConfig, meta["config"])), sd, path)
+
+
+@lru_cache(maxsize=4)
+def load_verifier(path: str | Path | None = None) -> BoxVerifier:
+    path = Path(path) if path else VERIFIER_FILE
+    sd, meta = read_weights(path)
+    return load_into(BoxVerifier(_cfg(VerifierConfig, meta["config"])), sd, path)
 
 
 def bundled_available() -> bool:

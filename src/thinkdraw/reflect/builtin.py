@@ -1,13 +1,15 @@
-"""The `builtin` critic: our trained segmenter (category + colour per pixel) plus Tesseract for text.
+"""The `builtin` critic: our trained segmenter (where object pixels are), our box verifier (what a planned box
+holds: category and colour) and Tesseract for text.
 
 ``BuiltinCritic().check(image, plan) -> Critique`` with one check per planned fact:
-  presence  each entity: enough pixels of its category inside its box
-  color     each entity with a colour: the majority colour of those pixels
+  presence  each entity: enough object pixels inside its box, and the verifier sees its category there
+  color     each entity with a colour: the verifier's colour for its box
   count     each counted group: members found in place, plus extra blobs of the category elsewhere
   position  each left_of/right_of/above/below relation: centroids, 0.05 of the canvas apart
-  absence   each negative that is a world category: (almost) no pixels of it
+  absence   each negative that is a world category: no unplanned object the verifier takes for it
   text      each text block: OCR of its box reads the exact string
-and a short reflection a person can read.
+and a short reflection a person can read. Without a verifier (``verifier=False``) categories and colours
+are read from the segmenter's maps.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ PRESENT_FILL = 0.15  # share of the box that must be object (not background) pix
 CATEGORY_SHARE = 0.3  # share of those object pixels' category probability that must be the planned category
 CATEGORY_TOPK = 5  # ... or the planned category is among the box's most likely categories
 ABSENT_AREA = 0.003  # share of the canvas: a blob of a negated category at least this big is a violation
+VERIFY_SHARE = 0.2  # with the box verifier: its probability of the planned category must reach this
+VERIFY_TOPK = 2  # ... or the planned category is among its two likeliest answers
+ABSENT_SHARE = 0.5  # an unplanned object is the excluded category when the verifier says so this surely
 MARGIN = 0.05
 OCR_SCALES = (4, 3, 5)
 
@@ -37,12 +42,30 @@ def _where(box) -> str:
 class BuiltinCritic:
     name = "builtin"
 
-    def __init__(self, path: str | None = None, segmenter=None, ocr: bool = True) -> None:
-        from thinkdraw.models.bundled import load_segmenter, set_threads
+    def __init__(self, path: str | None = None, segmenter=None, ocr: bool = True, verifier=None,
+                 verifier_path: str | None = None) -> None:
+        """``path``/``segmenter``: the segmenter (default: the bundled one); ``verifier_path``/``verifier``: the
+        box verifier (default: the bundled one; ``verifier=False`` judges categories and colours from the
+        segmenter's maps alone)."""
+        from thinkdraw.models.bundled import load_segmenter, load_verifier, set_threads
 
         set_threads()
         self.model = (segmenter or load_segmenter(path)).eval()
+        self.verifier = None if verifier is False else (verifier or load_verifier(verifier_path)).eval()
         self.use_ocr = ocr
+
+    @torch.inference_mode()
+    def verify(self, image, boxes) -> tuple[np.ndarray, np.ndarray]:
+        """The box verifier on each box: (category probabilities N x 27, 0 = nothing; colour N x 12)."""
+        from thinkdraw.models.verifier import crop_square, to_input
+
+        if not boxes:
+            return np.zeros((0, 27), np.float32), np.zeros((0, 12), np.float32)
+        arr = np.asarray(image.convert("RGB"))
+        c = self.verifier.config
+        x = to_input(np.stack([crop_square(arr, b, c.size, c.pad) for b in boxes]))
+        lc, lo = self.verifier(x)
+        return lc.softmax(1).numpy(), lo.softmax(1).numpy()
 
     @torch.inference_mode()
     def segment(self, image) -> tuple[np.ndarray, np.ndarray]:
@@ -54,6 +77,11 @@ class BuiltinCritic:
     def check(self, image, plan: ScenePlan) -> Critique:
         pc, po = self.segment(image)
         S = pc.shape[1]
+        vc = vo = None
+        if self.verifier is not None:
+            judged = [e for e in plan.entities if e.box is not None and e.category in CATEGORIES]
+            ventities = {e.id: i for i, e in enumerate(judged)}
+            vc, vo = self.verify(image, [e.box for e in judged])
         fg = pc[0] < 0.5  # anything but background
         claimed = np.zeros((S, S), bool)
         for e in plan.entities:
@@ -74,8 +102,12 @@ class BuiltinCritic:
             # the plan says what should be here: the expected category must be well represented among the
             # object pixels of the box (generated objects are blurrier than the world's, so its share, not
             # a per-pixel argmax, decides)
-            share, rank, top = _category_evidence(pc, m, (x0, y0, x1, y1), cid)
-            cat_ok = share >= CATEGORY_SHARE or rank < CATEGORY_TOPK
+            if vc is not None:
+                share, rank, top = _verifier_evidence(vc[ventities[e.id]], cid)
+                cat_ok = share >= VERIFY_SHARE or rank < VERIFY_TOPK
+            else:
+                share, rank, top = _category_evidence(pc, m, (x0, y0, x1, y1), cid)
+                cat_ok = share >= CATEGORY_SHARE or rank < CATEGORY_TOPK
             ok = fill >= PRESENT_FILL and cat_ok
             observed = f"{fill:.0%} of its box filled, {share:.0%} {e.category}" + (
                 f" (mostly {top})" if top != e.category else "")
@@ -92,7 +124,8 @@ class BuiltinCritic:
                                    f"at the {_where(e.box)}")
             else:
                 # not there: is it somewhere else? a blob of its category outside every planned box
-                elsewhere = _blobs((pc[cid] > 0.5) & ~claimed, min_cells=max(4, (x1 - x0) * (y1 - y0) // 3))
+                elsewhere = self._confirm(image, _blobs((pc[cid] > 0.5) & ~claimed,
+                                                        min_cells=max(4, (x1 - x0) * (y1 - y0) // 3)), cid, S)
                 if elsewhere and e.group is None:
                     b = max(elsewhere, key=lambda b: b[4])
                     box = (b[0] / S, b[1] / S, b[2] / S, b[3] / S)
@@ -104,8 +137,11 @@ class BuiltinCritic:
                     found[e.id] = None
                     phrases.append(f"the {e.noun} ({e.id}) is missing at the {_where(e.box)}")
             if e.attributes.color in COLOR_NAMES and ok:
-                wts = (pc[cid, y0:y1, x0:x1] * m)[None]
-                hist = (po[1:, y0:y1, x0:x1] * wts).reshape(len(COLOR_NAMES), -1).sum(1)
+                if vo is not None:
+                    hist = vo[ventities[e.id], 1:]
+                else:
+                    wts = (pc[cid, y0:y1, x0:x1] * m)[None]
+                    hist = (po[1:, y0:y1, x0:x1] * wts).reshape(len(COLOR_NAMES), -1).sum(1)
                 seen = COLOR_NAMES[int(hist.argmax())] if hist.sum() else None
                 cshare = float(hist.max() / max(1e-9, hist.sum()))
                 good = seen == e.attributes.color
@@ -120,6 +156,8 @@ class BuiltinCritic:
         for g, members in groups.items():
             inplace = sum(found.get(e.id) is not None for e in members)
             blobs = self._extra(pc, claimed, members, S)
+            cidg = CATEGORY_NAMES.index(members[0].category) + 1
+            blobs = [b for b in blobs if self._confirm(image, [(b[0] * S, b[1] * S, b[2] * S, b[3] * S, 0)], cidg, S)]
             extra = len(blobs)
             extra_regions += blobs
             n = inplace + extra
@@ -157,13 +195,20 @@ class BuiltinCritic:
             # among whose likeliest categories it is
             ncid = CATEGORY_NAMES.index(c) + 1
             minc = max(4, int(ABSENT_AREA * S * S))
-            blobs = _blobs(pc[ncid] > 0.5, min_cells=minc)
             unplanned = fg & ~claimed
-            for b in _blobs(unplanned, min_cells=minc):
-                sub = unplanned[b[1]:b[3], b[0]:b[2]]
-                share, rank, _ = _category_evidence(pc, sub, b[:4], ncid)
-                if (share >= CATEGORY_SHARE or rank < CATEGORY_TOPK) and b not in blobs:
-                    blobs.append(b)
+            if self.verifier is not None:
+                # every unplanned object, and every blob the segmenter calls the excluded category: the
+                # verifier decides what each one is
+                cands = _blobs(unplanned, min_cells=minc)
+                cands += [b for b in _blobs(pc[ncid] > 0.5, min_cells=minc) if b not in cands]
+                blobs = self._confirm(image, cands, ncid, S, share=ABSENT_SHARE)
+            else:
+                blobs = _blobs(pc[ncid] > 0.5, min_cells=minc)
+                for b in _blobs(unplanned, min_cells=minc):
+                    sub = unplanned[b[1]:b[3], b[0]:b[2]]
+                    share, rank, _ = _category_evidence(pc, sub, b[:4], ncid)
+                    if (share >= CATEGORY_SHARE or rank < CATEGORY_TOPK) and b not in blobs:
+                        blobs.append(b)
             ok = not blobs
             boxes = [(b[0] / S, b[1] / S, b[2] / S, b[3] / S) for b in blobs]
             extra_regions += boxes
@@ -200,6 +245,15 @@ class BuiltinCritic:
         return Critique(checks=checks, score=score, reflection=reflection[:1].upper() + reflection[1:],
                         failed_regions=failed)
 
+    def _confirm(self, image, blobs, cid: int, S: int, share: float | None = None):
+        """The blobs (cells of an S x S map) that the verifier takes for category ``cid`` (all of them without
+        a verifier)."""
+        if self.verifier is None or not blobs:
+            return blobs
+        vc, _ = self.verify(image, [(b[0] / S, b[1] / S, b[2] / S, b[3] / S) for b in blobs])
+        need = VERIFY_SHARE if share is None else share
+        return [b for b, p in zip(blobs, vc, strict=True) if p[cid] >= need or int(p.argmax()) == cid]
+
     @staticmethod
     def _extra(pc: np.ndarray, claimed: np.ndarray, members, S: int) -> list[tuple[float, float, float, float]]:
         """Boxes of blobs of the group's category outside every planned box (at least a third of a member)."""
@@ -207,6 +261,12 @@ class BuiltinCritic:
         area = np.mean([(e.box[2] - e.box[0]) * (e.box[3] - e.box[1]) * S * S for e in members])
         return [(b[0] / S, b[1] / S, b[2] / S, b[3] / S)
                 for b in _blobs((pc[cid] > 0.5) & ~claimed, min_cells=max(4, int(area / 3)))]
+
+
+def _verifier_evidence(p: np.ndarray, cid: int) -> tuple[float, int, str]:
+    """(verifier probability of the planned category, its rank, the verifier's top category)."""
+    names = ["nothing", *CATEGORY_NAMES]
+    return float(p[cid]), int((p > p[cid]).sum()), names[int(p.argmax())]
 
 
 def _category_evidence(pc: np.ndarray, m: np.ndarray, cells, cid: int) -> tuple[float, int, str]:

@@ -84,22 +84,35 @@ def critic_item(rng: random.Random, split: str = "train", text_frac: float = 0.2
         rgb = g[..., 1:] / np.maximum(g[..., :1], 1e-6)  # un-premultiplied glyph colour
         tcol = np.argmin(((rgb[..., None, :] - PALETTE01[None, None]) ** 2).sum(-1), axis=-1) + 1
     col = color_target(plan, sc.instance.astype(np.int64), sc.text_mask, tcol)
-    img = sc.image
-    if augment and rng.random() < hue_frac:
+    if augment:
+        img, hue = augment_image(sc.image, rng, hue_frac)
+        if hue:
+            col = np.full_like(col, -100)  # colour names no longer hold
+    else:
+        img = np.asarray(sc.image, np.float32)
+    x = img.astype(np.float32).transpose(2, 0, 1) / 127.5 - 1.0
+    cat = sc.category.astype(np.int64)
+    return x.astype(np.float32), cat, col
+
+
+def augment_image(img: Image.Image, rng: random.Random, hue_frac: float) -> tuple[np.ndarray, bool]:
+    """Make a world render look less clean: (HxWx3 float in 0..255, whether its hue was rotated).
+
+    A global hue rotation for ``hue_frac`` of the images (colour names then no longer hold), Gaussian blur
+    for 70%, brightness/contrast jitter and pixel noise for all."""
+    hue = rng.random() < hue_frac
+    if hue:
         h, sat, v = img.convert("HSV").split()
         shift = rng.randint(30, 225)
         h = h.point(lambda p: (p + shift) % 256)
         img = Image.merge("HSV", (h, sat, v)).convert("RGB")
-        col = np.full_like(col, -100)  # colour names no longer hold
-    if augment and rng.random() < 0.7:
+    if rng.random() < 0.7:
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.6)))
     x = np.asarray(img, np.float32)
-    if augment:
-        x = x * rng.uniform(0.9, 1.1) + rng.uniform(-12, 12)
-        x = x + np.random.default_rng(rng.getrandbits(31)).normal(0, rng.uniform(0, 8), x.shape)
-    x = np.clip(x, 0, 255).transpose(2, 0, 1) / 127.5 - 1.0
-    cat = sc.category.astype(np.int64)
-    return x.astype(np.float32), cat, col
+    x = x * rng.uniform(0.9, 1.1) + rng.uniform(-12, 12)
+    x = x + np.random.default_rng(rng.getrandbits(31)).normal(0, rng.uniform(0, 8), x.shape)
+    return np.clip(x, 0, 255), hue
+
 
 
 def _down(t: np.ndarray, f: int) -> np.ndarray:

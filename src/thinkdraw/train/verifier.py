@@ -1,0 +1,210 @@
+"""Train the critic's box verifier (models/verifier.py): what category and colour a planned box holds.
+
+    thinkdraw train verifier --out runs/verifier [--scenes 20000] [--steps 6000] [--resume] [--export]
+
+Data: world scenes from the sampler (train split), augmented like the segmenter's (blur, noise, colour
+jitter, and a global hue rotation for ``hue_frac`` of the scenes, whose colour labels are then ignored).
+From each scene: one crop per planned entity around its planned box, with a small random shift and scale
+(labelled with the entity's category and colour when that entity owns most of the crop's object pixels),
+and one crop of an empty spot (labelled "nothing"). Crops are generated once into OUT/data-*.npz chunks
+(a crash keeps finished chunks), then trained on for several epochs with left-right flips. Validation: the
+same crops from held-out scenes, accuracy in the log after every checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from thinkdraw.models.verifier import BoxVerifier, VerifierConfig, crop_square, to_input
+from thinkdraw.models.weights import save_weights
+from thinkdraw.plan.layout import solve_layout
+from thinkdraw.train.common import (
+    add_config_args,
+    config_from_args,
+    cosine_lr,
+    export_run,
+    open_run,
+    save_checkpoint,
+)
+from thinkdraw.train.critic import augment_image
+from thinkdraw.world.render import render_scene
+from thinkdraw.world.sampler import sample_spec
+from thinkdraw.world.vocab import CATEGORIES, CATEGORY_NAMES, COLOR_NAMES
+
+
+@dataclass
+class VerifierTrainConfig:
+    out: str = "runs/verifier"
+    scenes: int = 20000
+    val_scenes: int = 600
+    chunk: int = 1000
+    steps: int = 6000
+    batch: int = 128
+    lr: float = 3e-3
+    text_frac: float = 0.15
+    hue_frac: float = 0.3
+    seed: int = 0
+    threads: int = 2
+    log_every: int = 50
+    ckpt_every: int = 500
+
+
+def entity_color(e) -> int:
+    c = e.attributes.color or (CATEGORIES[e.category].default_color if e.category in CATEGORIES else None) or "gray"
+    return COLOR_NAMES.index(c) + 1 if c in COLOR_NAMES else 0
+
+
+def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac: float, hue_frac: float,
+                augmented: bool = True) -> list[tuple[np.ndarray, int, int]]:
+    """Labelled crops of one sampled scene: [(size x size x 3 uint8, category 0..26, colour 0..11 or -100)]."""
+    task = "text" if rng.random() < text_frac else None
+    for _ in range(4):
+        _, plan, _ = sample_spec(rng, split, task=task)
+        res = solve_layout(plan, seed=rng.getrandbits(31))
+        if not res.unsatisfied:
+            break
+    plan = res.plan
+    sc = render_scene(plan, seed=rng.getrandbits(31))
+    img, hue = augment_image(sc.image, rng, hue_frac) if augmented else (np.asarray(sc.image), False)
+    img = img.astype(np.uint8)
+    inst = sc.instance.astype(np.int64)
+    H, W = inst.shape
+    out = []
+    for i, e in enumerate(plan.entities):
+        if e.box is None or e.category not in CATEGORIES:
+            continue
+        jit = None if rng.random() < 0.3 else (rng.uniform(-0.08, 0.08), rng.uniform(-0.08, 0.08), rng.uniform(0.85, 1.2))
+        # who owns the crop: count instance pixels in the crop window (same geometry as crop_square)
+        win = _window(inst, e.box, pad, jit)
+        counts = np.bincount(win.ravel(), minlength=len(plan.entities) + 1)
+        counts[0] = 0
+        if counts[i + 1] == 0 or counts[i + 1] < 0.5 * counts.max():
+            continue  # mostly hidden behind something else: its box shows another thing
+        out.append((crop_square(img, e.box, size, pad, jit), CATEGORY_NAMES.index(e.category) + 1,
+                    -100 if hue else entity_color(e)))
+    for _ in range(10):  # an empty spot: "nothing"
+        s = rng.uniform(0.08, 0.35)
+        x, y = rng.uniform(0, 1 - s), rng.uniform(0, 1 - s)
+        box = (x, y, x + s, y + s)
+        if (_window(inst, box, 0.0, None) > 0).mean() < 0.03:
+            out.append((crop_square(img, box, size, 0.0), 0, 0))
+            break
+    return out
+
+
+def _window(inst: np.ndarray, box, pad: float, jitter) -> np.ndarray:
+    H, W = inst.shape
+    cx, cy = (box[0] + box[2]) / 2 * W, (box[1] + box[3]) / 2 * H
+    side = max((box[2] - box[0]) * W, (box[3] - box[1]) * H, 4.0) * (1 + pad)
+    if jitter is not None:
+        cx, cy, side = cx + jitter[0] * side, cy + jitter[1] * side, side * jitter[2]
+    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
+    n = max(2, int(round(side)))
+    ys = np.clip(np.arange(y0, y0 + n), 0, H - 1)
+    xs = np.clip(np.arange(x0, x0 + n), 0, W - 1)
+    return inst[ys[:, None], xs[None, :]]
+
+
+def build_data(cfg: VerifierTrainConfig, vc: VerifierConfig, split: str, n: int, tag: str, log=print):
+    """Crops of ``n`` scenes, generated in chunks saved as OUT/data-TAG-K.npz (finished chunks are reused)."""
+    out = Path(cfg.out)
+    xs, cs, ks = [], [], []
+    for k in range((n + cfg.chunk - 1) // cfg.chunk):
+        path = out / f"data-{tag}-{k}.npz"
+        if not path.is_file():
+            t0 = time.perf_counter()
+            rng = random.Random(f"verifier/{tag}/{cfg.seed}/{k}")
+            items = [it for _ in range(min(cfg.chunk, n - k * cfg.chunk))
+                     for it in scene_crops(rng, split, vc.size, vc.pad, cfg.text_frac, cfg.hue_frac)]
+            tmp = path.with_name(path.name + ".tmp.npz")
+            np.savez_compressed(tmp, x=np.stack([i[0] for i in items]), cat=np.array([i[1] for i in items]),
+                                col=np.array([i[2] for i in items]))
+            tmp.replace(path)
+            log(f"data {tag} chunk {k}: {len(items)} crops ({time.perf_counter() - t0:.0f} s)")
+        d = np.load(path)
+        xs.append(d["x"])
+        cs.append(d["cat"])
+        ks.append(d["col"])
+    return np.concatenate(xs), np.concatenate(cs).astype(np.int64), np.concatenate(ks).astype(np.int64)
+
+
+@torch.no_grad()
+def evaluate(model: BoxVerifier, x: np.ndarray, cat: np.ndarray, col: np.ndarray) -> dict:
+    model.eval()
+    pc, pk = [], []
+    for i in range(0, len(x), 512):
+        lc, lo = model(to_input(x[i:i + 512]))
+        pc.append(lc.argmax(1).numpy())
+        pk.append(lo.argmax(1).numpy())
+    model.train()
+    pc, pk = np.concatenate(pc), np.concatenate(pk)
+    obj = cat > 0
+    kc = col > 0
+    return {"val_cat_acc": float((pc == cat)[obj].mean()), "val_nothing_acc": float((pc == 0)[~obj].mean()),
+            "val_color_acc": float((pk == col)[kc].mean()) if kc.any() else float("nan")}
+
+
+def train(cfg: VerifierTrainConfig, resume: bool = False, export: bool = False, log=print) -> Path:
+    torch.manual_seed(cfg.seed)
+    model = BoxVerifier(VerifierConfig())
+    vc = model.config
+    out, opt, ckpt, step, runlog = open_run(cfg, model, resume, log, weight_decay=1e-4)
+    x, cat, col = build_data(cfg, vc, "train", cfg.scenes, "train", log)
+    vx, vcat, vcol = build_data(cfg, vc, "heldout", cfg.val_scenes, "val", log)
+    log(f"{len(x)} training crops ({(cat == 0).mean():.0%} nothing), {len(vx)} validation crops")
+    gen = np.random.default_rng(cfg.seed * 1000 + step)
+    t0, seen = time.perf_counter(), 0
+    model.train()
+    while step < cfg.steps:
+        idx = gen.integers(0, len(x), cfg.batch)
+        xb = to_input(x[idx])
+        flip = torch.from_numpy(gen.random(cfg.batch) < 0.5)
+        xb[flip] = xb[flip].flip(-1)
+        cb, kb = torch.from_numpy(cat[idx]), torch.from_numpy(col[idx])
+        for pg in opt.param_groups:
+            pg["lr"] = cosine_lr(step, cfg.steps, cfg.lr)
+        lc, lo = model(xb)
+        loss_c = F.cross_entropy(lc, cb, label_smoothing=0.05)
+        loss_o = F.cross_entropy(lo, kb, ignore_index=-100) if (kb >= 0).any() else lo.sum() * 0.0
+        loss = loss_c + loss_o
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += cfg.batch
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            el = time.perf_counter() - t0
+            rec = dict(step=step, loss=loss.item(), cat_loss=loss_c.item(), color_loss=loss_o.item(),
+                       lr=opt.param_groups[0]["lr"], elapsed_s=round(el, 1))
+            if step % cfg.ckpt_every == 0 or step == cfg.steps:
+                rec.update(evaluate(model, vx, vcat, vcol))
+            runlog.add(**rec)
+            log(f"step {step}/{cfg.steps} loss {loss.item():.4f} ({seen / el:.0f} crops/s)"
+                + "".join(f" {k} {v:.4f}" for k, v in rec.items() if k.startswith("val_")))
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            save_checkpoint(ckpt, model, opt, step, {})
+            runlog.write()
+    model.eval()
+    final_val = evaluate(model, vx, vcat, vcol)
+    runlog.write(summary={"params": sum(p.numel() for p in model.parameters()), "train_crops": int(len(x)),
+                          "val_crops": int(len(vx)), **final_val, "wall_s": round(time.perf_counter() - t0, 1)})
+    final = save_weights(model.eval(), out / "verifier.safetensors", vc.to_dict())
+    if export:
+        final = export_run(out, "verifier")
+    return final
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    add_config_args(p, VerifierTrainConfig)
+
+
+def main(a: argparse.Namespace) -> Path:
+    return train(config_from_args(VerifierTrainConfig, a), resume=a.resume, export=a.export)
