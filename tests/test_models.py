@@ -307,3 +307,73 @@ def test_bundled_critic_passes_a_clean_render_and_flags_a_missing_object():
     crit = critic.check(render_scene(bad, seed=0).image, plan)
     failed = {c.target for c in crit.checks if not c.passed}
     assert "car_1" in failed and "car_1" in crit.reflection and crit.failed_regions
+
+
+def test_reflect_stops_when_a_round_does_not_raise_the_score(tiny):
+    """Scores 0.5, 0.5: round 1 did not help, so round 2 is not tried; 0.2, 0.5, ...: round 2 is tried."""
+    from thinkdraw import Engine
+    from thinkdraw.plan.schema import Check, Critique
+
+    ae, gen = tiny
+
+    class Scripted:
+        name = "scripted"
+
+        def __init__(self, scores):
+            self.scores, self.calls = scores, 0
+
+        def check(self, image, plan):
+            s = self.scores[min(self.calls, len(self.scores) - 1)]
+            self.calls += 1
+            e = plan.entities[0]
+            return Critique(checks=[Check(kind="presence", target=e.id, passed=False, box=e.box)], score=s,
+                            reflection=f"{e.id} is missing", failed_regions=[e.box])
+
+    renderer = BuiltinRenderer(steps=2, tokenizer=ae, generator=gen)
+    flat = Scripted([0.5, 0.5, 0.9])
+    r = Engine(renderer=renderer, critic=flat, max_rounds=2).generate("a red ball", seed=0, mode="reflect")
+    assert flat.calls == 2 and [x.label for x in r.rounds] == ["draw", "refine 1"]
+    assert "did not raise the score" in r.reasoning.render()
+    rising = Scripted([0.2, 0.5, 0.4])
+    r = Engine(renderer=renderer, critic=rising, max_rounds=2).generate("a red ball", seed=0, mode="reflect")
+    assert rising.calls == 3 and len(r.rounds) == 3 and r.image is r.rounds[1].image  # the best round is kept
+
+
+def test_reflect_breaks_score_ties_by_the_critics_evidence(tiny):
+    """Same score, more evidence (a missing thing half drawn): the later round is kept, and it counts as a gain."""
+    from thinkdraw import Engine
+    from thinkdraw.plan.schema import Check, Critique
+
+    ae, gen = tiny
+
+    class Graded:
+        name = "graded"
+
+        def __init__(self):
+            self.calls = 0
+
+        def check(self, image, plan):
+            ev = [0.3, 0.4, 0.35][min(self.calls, 2)]
+            self.calls += 1
+            e = plan.entities[0]
+            return Critique(checks=[Check(kind="presence", target=e.id, passed=False, box=e.box)], score=0.0,
+                            evidence=ev, reflection=f"{e.id} is missing", failed_regions=[e.box])
+
+    critic = Graded()
+    eng = Engine(renderer=BuiltinRenderer(steps=2, tokenizer=ae, generator=gen), critic=critic, max_rounds=2)
+    r = eng.generate("a red ball", seed=0, mode="reflect")
+    assert critic.calls == 3 and r.image is r.rounds[1].image
+
+
+def test_bundled_critic_evidence_grades_a_failure():
+    from thinkdraw.reflect.builtin import BuiltinCritic
+    from thinkdraw.world.render import render_scene
+
+    critic = BuiltinCritic(ocr=False)
+    _, plan = plan_prompt("a red car to the left of a yellow house", seed=0)
+    clean = critic.check(render_scene(plan, seed=0).image, plan)
+    assert clean.evidence == clean.score == 1.0
+    bad = plan.model_copy(deep=True)
+    bad.entity("car_1").attributes.color = "blue"
+    crit = critic.check(render_scene(bad, seed=0).image, plan)
+    assert crit.score < 1.0 and crit.score <= crit.evidence < 1.0

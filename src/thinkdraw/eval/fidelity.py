@@ -20,6 +20,7 @@ see ``benchmarks/bench_generate.py --validate``.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -109,7 +110,9 @@ def ocr(img: Image.Image, scale: int = 4) -> str:
     with tempfile.TemporaryDirectory() as d:
         p = Path(d) / "t.png"
         im.save(p)
-        r = subprocess.run([exe, str(p), "stdout", "--psm", "7"], capture_output=True, text=True, timeout=60)
+        # one OpenMP thread: the same reading, ~35% faster on small images (no thread start-up)
+        r = subprocess.run([exe, str(p), "stdout", "--psm", "7"], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, "OMP_THREAD_LIMIT": "1"})
     return " ".join(r.stdout.split())
 
 

@@ -179,6 +179,9 @@ class Check(_Model):
 class Critique(_Model):
     checks: list[Check] = Field(default_factory=list)
     score: float = Field(0.0, ge=0, le=1)
+    # graded support for the plan's facts in 0..1 (a missing thing half drawn counts for something); it tells
+    # apart rounds with the same score; None when the critic gives none
+    evidence: float | None = Field(None, ge=0, le=1)
     reflection: str = ""
     failed_regions: list[Box] = Field(default_factory=list)
 
