@@ -201,3 +201,27 @@ def test_cli_generate_modes_and_eval(tmp_path, capsys):
     assert main(["eval", "--modes", "dream", "--n", "2", "--out", str(tmp_path / "ev2")]) == 2
     assert "unknown modes" in capsys.readouterr().err
     assert main(["eval", "--n", "0", "--out", str(tmp_path / "ev3")]) == 2
+
+
+def test_reflection_phrases_use_the_right_article():
+    from thinkdraw.reflect.builtin import _a
+
+    assert (_a("apple"), _a("ball"), _a("nothing")) == ("an apple", "a ball", "nothing")
+
+
+def test_composite_keeps_reproduced_background_and_takes_what_changed():
+    import numpy as np
+
+    from thinkdraw.draw.builtin import _composite
+
+    old = np.full((16, 16, 3), 100, np.uint8)
+    new = np.full((16, 16, 3), 104, np.uint8)  # the redraw's background, a slightly different tone
+    new[6:10, 6:10] = (200, 30, 30)  # what the repair drew
+    m = np.zeros((16, 16), bool)
+    m[2:14, 2:14] = True
+    out = _composite(old, new, m, blend=True)
+    assert np.array_equal(out[~m], old[~m])  # outside the mask: bit-identical
+    assert (out[3, 3] == 100).all()  # reproduced background keeps the old pixels (no visible box)
+    assert out[8, 8].tolist() == [200, 30, 30]  # the repaired thing replaces them
+    hard = _composite(old, new, m, blend=False)
+    assert (hard[3, 3] == 104).all() and np.array_equal(hard[~m], old[~m])

@@ -34,6 +34,13 @@ MARGIN = 0.05
 OCR_SCALES = (4, 3, 5)
 
 
+def _a(noun: str) -> str:
+    """'a ball', 'an apple' ('nothing' stays as it is)."""
+    if noun in ("nothing", "unknown thing"):
+        return noun
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
 def _where(box) -> str:
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     h = "left" if cx < 0.38 else "right" if cx > 0.62 else "centre"
@@ -127,7 +134,7 @@ class BuiltinCritic:
                 ys, xs = np.mgrid[y0:y1, x0:x1]
                 found[e.id] = (float((xs * w).sum() / w.sum() + 0.5) / S, float((ys * w).sum() / w.sum() + 0.5) / S)
                 if not ok:
-                    phrases.append(f"the {e.noun} ({e.id}) does not look like a {e.category} (more like a {top}) "
+                    phrases.append(f"the {e.noun} ({e.id}) does not look like {_a(e.category)} (more like {_a(top)}) "
                                    f"at the {_where(e.box)}")
             else:
                 # not there: is it somewhere else? a blob of its category outside every planned box
@@ -226,7 +233,7 @@ class BuiltinCritic:
                                 box=(min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
                                      max(b[3] for b in boxes)) if boxes else None))
             if not ok:
-                phrases.append(f"a {neg} appears although the prompt excludes it")
+                phrases.append(f"{_a(neg)} appears although the prompt excludes it")
         if self.use_ocr:
             from thinkdraw.eval.fidelity import ocr
 
