@@ -126,8 +126,15 @@ class BuiltinCritic:
             conf = float(min(1.0, abs(fill - PRESENT_FILL) / PRESENT_FILL))
             checks.append(Check(kind="presence", target=e.id, expected=e.category, observed=observed,
                                 passed=ok, box=e.box, confidence=conf))
-            ref = VERIFY_SHARE if vc is not None else CATEGORY_SHARE
-            soft[len(checks) - 1] = 1.0 if ok else 0.5 * min(1.0, fill / PRESENT_FILL) + 0.5 * min(1.0, share / ref)
+            if not ok:
+                # graded: how much of the box is filled, how likely its category, and (for a stated colour,
+                # which is not checked while the thing itself fails) how much of the planned colour it has
+                ref = VERIFY_SHARE if vc is not None else CATEGORY_SHARE
+                parts = [min(1.0, fill / PRESENT_FILL), min(1.0, share / ref)]
+                if vo is not None and e.attributes.color in COLOR_NAMES:
+                    pk = vo[ventities[e.id], 1:]
+                    parts.append(float(pk[COLOR_NAMES.index(e.attributes.color)] / max(1e-9, float(pk.max()))))
+                soft[len(checks) - 1] = sum(parts) / len(parts)
             if fill >= PRESENT_FILL:
                 # where the thing is (for counts and relations), whatever the verdict on what it is
                 w = (0.25 + pc[cid, y0:y1, x0:x1]) * m
