@@ -81,6 +81,17 @@ def open_run(cfg, model: nn.Module, resume: bool, log, weight_decay: float = 0.0
     return out, opt, ckpt, step, runlog
 
 
+def finish_run(runlog: RunLog, model: nn.Module, out: Path, name: str, export: bool, summary: dict,
+               extra: dict | None = None) -> Path:
+    """The end of every training run: the log's summary, OUT/NAME.safetensors (fp16, config in its metadata)
+    and, with ``export``, the weights, log and curve copied into the package. Returns the weights' path."""
+    from thinkdraw.models.weights import save_weights
+
+    runlog.write(summary=summary)
+    final = save_weights(model, out / f"{name}.safetensors", model.config.to_dict(), extra=extra)
+    return export_run(out, name) if export else final
+
+
 def export_run(out: Path, name: str) -> Path:
     """Copy a run's weights, log and loss curve into the package's weights folder (they travel together)."""
     import shutil

@@ -24,13 +24,12 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 from thinkdraw.models.segmenter import SegConfig, Segmenter
-from thinkdraw.models.weights import save_weights
 from thinkdraw.plan.layout import solve_layout
 from thinkdraw.train.common import (
     add_config_args,
     config_from_args,
     cosine_lr,
-    export_run,
+    finish_run,
     open_run,
     save_checkpoint,
 )
@@ -156,12 +155,8 @@ def train(cfg: CriticConfig, resume: bool = False, export: bool = False, log=pri
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
             save_checkpoint(ckpt, model, opt, step, {})
             runlog.write()
-    runlog.write(summary={"params": sum(p.numel() for p in model.parameters()),
-                          "wall_s": round(time.perf_counter() - t0, 1)})
-    final = save_weights(model, out / "critic.safetensors", model.config.to_dict())
-    if export:
-        final = export_run(out, "critic")
-    return final
+    return finish_run(runlog, model, out, "critic", export,
+                      {"params": sum(p.numel() for p in model.parameters()), "wall_s": round(time.perf_counter() - t0, 1)})
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

@@ -26,12 +26,11 @@ import torch
 
 from thinkdraw.models.condition import MAX_TOKENS, Cond, plan_maps, prompt_tokens, scene_ids
 from thinkdraw.models.generator import GenConfig, Generator, flow_loss
-from thinkdraw.models.weights import save_weights
 from thinkdraw.train.common import (
     add_config_args,
     config_from_args,
     cosine_lr,
-    export_run,
+    finish_run,
     open_run,
     save_checkpoint,
 )
@@ -171,11 +170,8 @@ def train(cfg: GenTrainConfig, resume: bool = False, export: bool = False, log=p
             save_checkpoint(ckpt, model, opt, step, {})
             save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(out / "ema.safetensors"))
             runlog.write()
-    runlog.write(summary={"params": n_params, "samples": N, "wall_s": round(time.perf_counter() - t0, 1)})
-    final = save_weights(ema, out / "generator.safetensors", ema.config.to_dict())
-    if export:
-        final = export_run(out, "generator")
-    return final
+    return finish_run(runlog, ema, out, "generator", export,
+                      {"params": n_params, "samples": N, "wall_s": round(time.perf_counter() - t0, 1)})
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

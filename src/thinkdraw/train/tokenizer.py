@@ -22,12 +22,11 @@ import torch
 import torch.nn.functional as F
 
 from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
-from thinkdraw.models.weights import save_weights
 from thinkdraw.train.common import (
     add_config_args,
     config_from_args,
     cosine_lr,
-    export_run,
+    finish_run,
     open_run,
     save_checkpoint,
 )
@@ -139,12 +138,9 @@ def train(cfg: TokConfig, resume: bool = False, export: bool = False, log=print)
         model.config.scale = float(1.0 / torch.cat(zs).std())
     figures = evaluate(model, cfg.eval_images)
     log(f"held-out reconstruction: PSNR {figures['psnr']:.2f} dB (without glyph raster {figures['psnr_no_glyph']:.2f} dB)")
-    runlog.write(summary={"heldout": figures, "latent_scale": model.config.scale, "params": n_params,
-                          "wall_s": round(time.perf_counter() - t0, 1)})
-    final = save_weights(model, out / "tokenizer.safetensors", model.config.to_dict(), extra={"figures": figures})
-    if export:
-        final = export_run(out, "tokenizer")
-    return final
+    return finish_run(runlog, model, out, "tokenizer", export,
+                      {"heldout": figures, "latent_scale": model.config.scale, "params": n_params,
+                       "wall_s": round(time.perf_counter() - t0, 1)}, extra={"figures": figures})
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

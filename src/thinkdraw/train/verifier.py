@@ -24,13 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from thinkdraw.models.verifier import BoxVerifier, VerifierConfig, crop_square, to_input
-from thinkdraw.models.weights import save_weights
 from thinkdraw.plan.layout import solve_layout
 from thinkdraw.train.common import (
     add_config_args,
     config_from_args,
     cosine_lr,
-    export_run,
+    finish_run,
     open_run,
     save_checkpoint,
 )
@@ -194,12 +193,9 @@ def train(cfg: VerifierTrainConfig, resume: bool = False, export: bool = False, 
             runlog.write()
     model.eval()
     final_val = evaluate(model, vx, vcat, vcol)
-    runlog.write(summary={"params": sum(p.numel() for p in model.parameters()), "train_crops": int(len(x)),
-                          "val_crops": int(len(vx)), **final_val, "wall_s": round(time.perf_counter() - t0, 1)})
-    final = save_weights(model.eval(), out / "verifier.safetensors", vc.to_dict())
-    if export:
-        final = export_run(out, "verifier")
-    return final
+    return finish_run(runlog, model, out, "verifier", export,
+                      {"params": sum(p.numel() for p in model.parameters()), "train_crops": int(len(x)),
+                       "val_crops": int(len(vx)), **final_val, "wall_s": round(time.perf_counter() - t0, 1)})
 
 
 def add_args(p: argparse.ArgumentParser) -> None:
