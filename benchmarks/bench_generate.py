@@ -42,7 +42,7 @@ def cmd_latency(a) -> dict:
     eng = Engine()
     prompt = "two red apples to the left of a blue cup and a sign that says OPEN"
     out = {}
-    for mode in ("think", "direct", "reflect", "interleaved"):
+    for mode in (a.modes or "think,direct,reflect,interleaved").split(","):
         for _ in range(2):
             eng.generate(prompt, seed=0, mode=mode)  # warm-up
         ts, stages = [], Counter()
@@ -93,7 +93,7 @@ def _score(prompts: list[str], mode: str, text: bool, save: Path | None = None) 
 def cmd_fidelity(a) -> dict:
     prompts = heldout_prompts(a.n, a.seed)
     out = {}
-    for mode in a.modes.split(","):
+    for mode in (a.modes or "think,direct,sketch").split(","):
         r = _score(prompts, mode, text=not a.no_text, save=Path(a.save) if a.save else None)
         out[mode] = r
         kinds = "  ".join(f"{k} {v:.3f}" for k, v in sorted(r["per_kind"].items()))
@@ -191,7 +191,8 @@ def main() -> int:
     ap.add_argument("what", choices=["latency", "fidelity", "text", "validate", "tokenizer"])
     ap.add_argument("--n", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--modes", default="think,direct,sketch")
+    ap.add_argument("--modes", default=None,
+                    help="comma-separated (latency: think,direct,reflect,interleaved; fidelity: think,direct,sketch)")
     ap.add_argument("--no-text", action="store_true", help="fidelity without OCR checks")
     ap.add_argument("--sketch", action="store_true", help="text: the sketch renderer (OCR's upper bound)")
     ap.add_argument("--mode", default="reflect", help="text: the engine mode (default reflect)")
