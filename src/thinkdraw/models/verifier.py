@@ -62,13 +62,10 @@ class BoxVerifier(nn.Module):
         return out[:, : self.config.n_cats], out[:, self.config.n_cats:]
 
 
-def crop_square(image: np.ndarray, box, size: int = 32, pad: float = 0.25, jitter=None) -> np.ndarray:
-    """The square around ``box`` (normalised x0, y0, x1, y1) of an HxWx3 uint8 array, resized to size x size.
-
-    ``jitter`` = (dx, dy, scale) moves the centre by dx, dy (fractions of the side) and scales the side.
-    Parts outside the canvas repeat the edge. Returns size x size x 3 uint8."""
-    from PIL import Image
-
+def square_window(image: np.ndarray, box, pad: float = 0.25, jitter=None) -> np.ndarray:
+    """The square around ``box`` (normalised x0, y0, x1, y1), of side max(w, h) * (1 + pad), cut from an HxW(xC)
+    array at full resolution. ``jitter`` = (dx, dy, scale) moves the centre by dx, dy (fractions of the side)
+    and scales the side. Parts outside the canvas repeat the edge."""
     H, W = image.shape[:2]
     cx, cy = (box[0] + box[2]) / 2 * W, (box[1] + box[3]) / 2 * H
     side = max((box[2] - box[0]) * W, (box[3] - box[1]) * H, 4.0) * (1 + pad)
@@ -79,7 +76,14 @@ def crop_square(image: np.ndarray, box, size: int = 32, pad: float = 0.25, jitte
     n = max(2, int(round(side)))
     ys = np.clip(np.arange(y0, y0 + n), 0, H - 1)
     xs = np.clip(np.arange(x0, x0 + n), 0, W - 1)
-    sq = image[ys[:, None], xs[None, :]]
+    return image[ys[:, None], xs[None, :]]
+
+
+def crop_square(image: np.ndarray, box, size: int = 32, pad: float = 0.25, jitter=None) -> np.ndarray:
+    """``square_window`` of an HxWx3 uint8 array, resized to size x size (x 3, uint8): the verifier's input."""
+    from PIL import Image
+
+    sq = square_window(image, box, pad, jitter)
     return np.asarray(Image.fromarray(sq).resize((size, size), Image.Resampling.BOX))
 
 

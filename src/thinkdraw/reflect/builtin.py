@@ -180,7 +180,7 @@ class BuiltinCritic:
             inplace = sum(found.get(e.id) is not None for e in members)
             blobs = self._extra(pc, claimed, members, S)
             cidg = CATEGORY_NAMES.index(members[0].category) + 1
-            blobs = [b for b in blobs if self._confirm(image, [(b[0] * S, b[1] * S, b[2] * S, b[3] * S, 0)], cidg, S)]
+            blobs = self._confirm(image, blobs, cidg, S, boxes=blobs)
             extra = len(blobs)
             extra_regions += blobs
             n = inplace + extra
@@ -277,12 +277,13 @@ class BuiltinCritic:
         return Critique(checks=checks, score=score, evidence=evidence, reflection=reflection[:1].upper() + reflection[1:],
                         failed_regions=failed)
 
-    def _confirm(self, image, blobs, cid: int, S: int, share: float | None = None):
-        """The blobs (cells of an S x S map) that the verifier takes for category ``cid`` (all of them without
-        a verifier)."""
+    def _confirm(self, image, blobs, cid: int, S: int, share: float | None = None, boxes=None):
+        """The blobs that the verifier takes for category ``cid`` (all of them without a verifier). ``blobs``
+        are cells of an S x S map, or anything when ``boxes`` gives their normalised boxes."""
         if self.verifier is None or not blobs:
             return blobs
-        vc, _ = self.verify(image, [(b[0] / S, b[1] / S, b[2] / S, b[3] / S) for b in blobs])
+        boxes = boxes or [(b[0] / S, b[1] / S, b[2] / S, b[3] / S) for b in blobs]
+        vc, _ = self.verify(image, boxes)
         need = VERIFY_SHARE if share is None else share
         return [b for b, p in zip(blobs, vc, strict=True) if p[cid] >= need or int(p.argmax()) == cid]
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from thinkdraw.models.verifier import BoxVerifier, VerifierConfig, crop_square, to_input
+from thinkdraw.models.verifier import BoxVerifier, VerifierConfig, crop_square, square_window, to_input
 from thinkdraw.plan.layout import solve_layout
 from thinkdraw.train.common import (
     add_config_args,
@@ -75,14 +75,13 @@ def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac
     img, hue = augment_image(sc.image, rng, hue_frac) if augmented else (np.asarray(sc.image), False)
     img = img.astype(np.uint8)
     inst = sc.instance.astype(np.int64)
-    H, W = inst.shape
     out = []
     for i, e in enumerate(plan.entities):
         if e.box is None or e.category not in CATEGORIES:
             continue
         jit = None if rng.random() < 0.3 else (rng.uniform(-0.08, 0.08), rng.uniform(-0.08, 0.08), rng.uniform(0.85, 1.2))
-        # who owns the crop: count instance pixels in the crop window (same geometry as crop_square)
-        win = _window(inst, e.box, pad, jit)
+        # who owns the crop: count instance pixels in the same window
+        win = square_window(inst, e.box, pad, jit)
         counts = np.bincount(win.ravel(), minlength=len(plan.entities) + 1)
         counts[0] = 0
         if counts[i + 1] == 0 or counts[i + 1] < 0.5 * counts.max():
@@ -93,23 +92,10 @@ def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac
         s = rng.uniform(0.08, 0.35)
         x, y = rng.uniform(0, 1 - s), rng.uniform(0, 1 - s)
         box = (x, y, x + s, y + s)
-        if (_window(inst, box, 0.0, None) > 0).mean() < 0.03:
+        if (square_window(inst, box, 0.0) > 0).mean() < 0.03:
             out.append((crop_square(img, box, size, 0.0), 0, 0))
             break
     return out
-
-
-def _window(inst: np.ndarray, box, pad: float, jitter) -> np.ndarray:
-    H, W = inst.shape
-    cx, cy = (box[0] + box[2]) / 2 * W, (box[1] + box[3]) / 2 * H
-    side = max((box[2] - box[0]) * W, (box[3] - box[1]) * H, 4.0) * (1 + pad)
-    if jitter is not None:
-        cx, cy, side = cx + jitter[0] * side, cy + jitter[1] * side, side * jitter[2]
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    n = max(2, int(round(side)))
-    ys = np.clip(np.arange(y0, y0 + n), 0, H - 1)
-    xs = np.clip(np.arange(x0, x0 + n), 0, W - 1)
-    return inst[ys[:, None], xs[None, :]]
 
 
 def build_data(cfg: VerifierTrainConfig, vc: VerifierConfig, split: str, n: int, tag: str, log=print):
