@@ -182,6 +182,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         from thinkdraw.train import critic as mod
     elif a.model == "verifier":
         from thinkdraw.train import verifier as mod
+    elif a.model == "reader":
+        from thinkdraw.train import reader as mod
     else:
         from thinkdraw.train import generator as mod
     p = argparse.ArgumentParser(prog=f"thinkdraw train {a.model}")
@@ -305,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("train", help="train a bundled model: tokenizer, then generator (see docs/models.md)",
                         add_help=False)
-    st.add_argument("model", choices=["tokenizer", "generator", "critic", "verifier"])
+    st.add_argument("model", choices=["tokenizer", "generator", "critic", "verifier", "reader"])
     st.add_argument("rest", nargs=argparse.REMAINDER)
     st.set_defaults(func=cmd_train)
 
