@@ -21,6 +21,7 @@ How it works (all boxes in 0..1 of the canvas, origin top-left):
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -97,15 +98,34 @@ def _expand(plan: ScenePlan, ref: str) -> list[str]:
 
 
 def _layers(nodes: list[str], edges: set[tuple[str, str]], dropped: list[tuple[str, str]]) -> dict[str, int]:
-    """Longest-path layering of a DAG (u above v -> layer(u) < layer(v)); edges closing a cycle are dropped."""
+    """Longest-path layering of a DAG (u above v -> layer(u) < layer(v)); edges closing a cycle are dropped.
+
+    Edges are taken in sorted order; one is dropped when its head already reaches its tail. Reachability is
+    kept as a transitive closure in bitsets, so each edge costs O(nodes) big-int operations instead of a
+    graph walk (a walk per edge made this quadratic in the number of edges).
+    """
     succ: dict[str, list[str]] = defaultdict(list)
     kept: set[tuple[str, str]] = set()
+    bit: dict[str, int] = {}
+    reach: list[int] = []  # reach[k]: bitset of the nodes reachable from node k (itself included)
+
+    def index(n: str) -> int:
+        if n not in bit:
+            bit[n] = len(reach)
+            reach.append(1 << bit[n])
+        return bit[n]
+
     for u, v in sorted(edges):
-        if _reaches(succ, v, u):
+        iu, iv = index(u), index(v)
+        if reach[iv] >> iu & 1:  # v reaches u (or v is u): u -> v would close a cycle
             dropped.append((u, v))
             continue
         succ[u].append(v)
         kept.add((u, v))
+        add = reach[iv]
+        for k in range(len(reach)):
+            if reach[k] >> iu & 1:  # k reaches u, so now it reaches everything v reaches
+                reach[k] |= add
     layer = {n: 0 for n in nodes}
     for n in _toposort(nodes, kept, {n: i for i, n in enumerate(nodes)}):
         for v in succ[n]:
@@ -113,36 +133,31 @@ def _layers(nodes: list[str], edges: set[tuple[str, str]], dropped: list[tuple[s
     return layer
 
 
-def _reaches(succ: dict[str, list[str]], a: str, b: str) -> bool:
-    stack, seen = [a], set()
-    while stack:
-        n = stack.pop()
-        if n == b:
-            return True
-        if n not in seen:
-            seen.add(n)
-            stack.extend(succ[n])
-    return False
-
-
 def _toposort(nodes: list[str], edges: set[tuple[str, str]], prio: dict[str, float]) -> list[str]:
+    """Kahn's order, the lowest priority first among the ready nodes (ties: the first made ready)."""
     indeg = {n: 0 for n in nodes}
     succ: dict[str, list[str]] = defaultdict(list)
     for u, v in edges:
         if u in indeg and v in indeg:
             succ[u].append(v)
             indeg[v] += 1
-    ready = sorted((n for n in nodes if indeg[n] == 0), key=lambda n: prio[n])
+    seq = 0
+    ready: list[tuple[float, int, str]] = []
+    for n in sorted((n for n in nodes if indeg[n] == 0), key=lambda n: prio[n]):
+        ready.append((prio[n], seq, n))
+        seq += 1
+    heapq.heapify(ready)
     out: list[str] = []
     while ready:
-        n = ready.pop(0)
+        n = heapq.heappop(ready)[2]
         out.append(n)
         for v in succ[n]:
             indeg[v] -= 1
             if indeg[v] == 0:
-                ready.append(v)
-        ready.sort(key=lambda n: prio[n])
-    out.extend(n for n in nodes if n not in out)  # cycles: keep the rest in priority order
+                heapq.heappush(ready, (prio[v], seq, v))
+                seq += 1
+    placed = set(out)
+    out.extend(n for n in nodes if n not in placed)  # cycles: keep the rest in priority order
     return out
 
 
@@ -179,9 +194,11 @@ def solve_layout(plan: ScenePlan, seed: int = 0) -> LayoutResult:
     res.unsatisfied = check_layout(plan)
     _fallback(plan, res)
     res.unsatisfied = check_layout(plan)
+    said = set(plan.warnings)  # a set: one membership test per failure (a list scan made this quadratic)
     for u in res.unsatisfied:
         w = f"layout: could not satisfy {u}"
-        if w not in plan.warnings:
+        if w not in said:
+            said.add(w)
             plan.warnings.append(w)
     return res
 
@@ -575,18 +592,20 @@ def check_layout(plan: ScenePlan) -> list[str]:
     bands = _bands(plan)
     H = BACKGROUNDS[plan.background.kind].horizon
     tops = [e for e in plan.entities if e.id not in stacked]
+    z_related = _z_related_pairs(plan)
     for i, a in enumerate(tops):
         for b in tops[i + 1:]:
             ov = box_overlap(a.box, b.box)  # type: ignore[arg-type]
             small = min(_area(a.box), _area(b.box))  # type: ignore[arg-type]
-            if small > 0 and ov / small > 0.25 and not _related_z(plan, a.id, b.id):
+            if small > 0 and ov / small > 0.25 and (a.id, b.id) not in z_related:
                 out.append(f"{a.id} overlaps {b.id} ({ov / small:.0%})")
+    in_vertical = _in_vertical_relation(plan)
     for e in tops:
         z = _zone(e, plan)
         assert e.box is not None
         if z == "ground" and e.supported_by in ("ground", "table") and not (bands["ground"][0] - 0.12 <= e.box[3] <= 0.995):
             out.append(f"{e.id} floats (gravity: its bottom should touch the ground)")
-        if z == "air" and e.category in CATEGORIES and box_center(e.box)[1] > max(H, 0.5) and not _vrel(plan, e.id):
+        if z == "air" and e.category in CATEGORIES and box_center(e.box)[1] > max(H, 0.5) and e.id not in in_vertical:
             out.append(f"{e.id} is not in the sky")
     return out
 
@@ -595,18 +614,22 @@ def _area(b: tuple[float, ...]) -> float:
     return (b[2] - b[0]) * (b[3] - b[1])
 
 
-def _related_z(plan: ScenePlan, a: str, b: str) -> bool:
+def _z_related_pairs(plan: ScenePlan) -> set[tuple[str, str]]:
+    """Entity pairs (both orders) that a depth or stacking relation lets overlap: behind, in front of, on, in, under."""
+    pairs: set[tuple[str, str]] = set()
     for r in plan.relations:
         if r.predicate in ("behind", "in_front_of", "on", "in", "under"):
-            s, o = set(_expand(plan, r.subject)), set(_expand(plan, r.object))
-            if (a in s and b in o) or (b in s and a in o):
-                return True
-    return False
+            objs = _expand(plan, r.object)
+            for s in _expand(plan, r.subject):
+                for o in objs:
+                    pairs.update(((s, o), (o, s)))
+    return pairs
 
 
-def _vrel(plan: ScenePlan, eid: str) -> bool:
-    return any(r.predicate in VERTICAL and eid in _expand(plan, r.subject) + _expand(plan, r.object)
-               for r in plan.relations)
+def _in_vertical_relation(plan: ScenePlan) -> set[str]:
+    """Ids of entities named (as subject or object) in an above / below relation."""
+    return {eid for r in plan.relations if r.predicate in VERTICAL
+            for eid in _expand(plan, r.subject) + _expand(plan, r.object)}
 
 
 def _fallback(plan: ScenePlan, res: LayoutResult) -> None:

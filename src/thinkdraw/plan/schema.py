@@ -54,6 +54,8 @@ class Attributes(_Model):
     color: str | None = None
     size: Literal["small", "medium", "large"] | None = None
     material: str | None = None
+    default_color: bool = Field(False, description="the color is the category's usual one (world knowledge), "
+                                "not named in the prompt; critics and scorers need not check it")
 
 
 Support = str  # an entity id, or one of "ground", "table", "water", "air"
@@ -184,6 +186,8 @@ class Critique(_Model):
     evidence: float | None = Field(None, ge=0, le=1)
     reflection: str = ""
     failed_regions: list[Box] = Field(default_factory=list)
+    unchecked: list[str] = Field(default_factory=list, description="ids of planned things the critic cannot "
+                                 "judge (outside the built-in world: drawn as placeholders)")
 
 
 class EditOperation(_Model):

@@ -14,7 +14,10 @@ Deterministic for a given prompt and seed; the seed only varies the layout's fre
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import islice
 
 from thinkdraw.plan.layout import habitat, solve_layout
 from thinkdraw.plan.schema import (
@@ -30,6 +33,7 @@ from thinkdraw.plan.schema import (
     to_got,
 )
 from thinkdraw.think import lexicon as L
+from thinkdraw.world.font import load_font
 from thinkdraw.world.vocab import (
     BACKGROUND_WORDS,
     CATEGORIES,
@@ -53,8 +57,16 @@ _DETERMINERS = {"the", "a", "an", "some", "this", "that", "its", "their", "his",
 _BG_HEADS = {w for w in BACKGROUND_WORDS if " " not in w} | {"background", "backdrop", "underwater"}
 
 
+MAX_PROMPT_CHARS = 2000
+"""Longest prompt the planner reads, in characters as given; a longer one is a PlanningError."""
+MAX_ENTITIES = 48
+"""Most entities in one plan; things named beyond it are dropped with a warning (see MAX_COUNT per mention)."""
+MAX_TEXT_BLOCKS = 16
+"""Most text blocks in one plan; strings beyond it are dropped with a warning."""
+
+
 class PlanningError(ValueError):
-    """The prompt cannot be planned (empty, or nothing drawable in it)."""
+    """The prompt cannot be planned (empty, too long, or nothing drawable in it)."""
 
 
 @dataclass
@@ -75,6 +87,7 @@ class Mention:
     pronoun: bool = False  # "it", "them": resolved to an earlier mention
     ids: list[str] = field(default_factory=list)
     group: str | None = None
+    dropped: bool = False  # beyond MAX_ENTITIES: not planned
 
     @property
     def name(self) -> str:
@@ -214,9 +227,26 @@ def _lift_quotes(prompt: str) -> tuple[str, list[str]]:
     return s, texts
 
 
+_PHRASE_INDEX: dict[int, tuple[object, dict[str, list[tuple[str, ...]]]]] = {}
+
+
+def _by_first_word(phrases) -> dict[str, list[tuple[str, ...]]]:
+    """The phrases of a lexicon table grouped by their first word, in table order (built once per table)."""
+    hit = _PHRASE_INDEX.get(id(phrases))
+    if hit is None or hit[0] is not phrases:
+        index: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+        for p in phrases:
+            index[p[0]].append(p)
+        hit = _PHRASE_INDEX[id(phrases)] = (phrases, dict(index))
+    return hit[1]
+
+
 def _match(low: list[str], i: int, phrases) -> tuple[int, object] | None:
+    """The longest phrase of ``phrases`` starting at token ``i`` (the first in table order on a tie)."""
+    if i >= len(low):
+        return None
     best = None
-    for p in phrases:
+    for p in _by_first_word(phrases).get(low[i], ()):
         n = len(p)
         if tuple(low[i:i + n]) == p and (best is None or n > best[0]):
             best = (n, p)
@@ -234,7 +264,6 @@ def parse(prompt: str) -> Parse:
     negate_next = False
     pending_text_intro = False
     pending_position: str | None = None
-    rel_phrases = sorted(L.RELATION_PHRASES, key=len, reverse=True)
 
     def last_mention() -> Mention | None:
         for it in reversed(out.items):
@@ -343,11 +372,7 @@ def parse(prompt: str) -> Parse:
             last_mention().color = color  # type: ignore[union-attr]
             continue
         # relation phrases
-        m = None
-        for p in rel_phrases:
-            if tuple(low[i:i + len(p)]) == p:
-                m = (len(p), p)
-                break
+        m = _match(low, i, L.RELATION_PHRASES)  # the longest phrase wins
         if m:
             pred = L.RELATION_PHRASES[m[1]]
             j = i + m[0]
@@ -681,31 +706,82 @@ class RulesPlanner:
 def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tuple[Reasoning, ScenePlan]:
     if prompt is None or not prompt.strip():
         raise PlanningError("empty prompt: say what to draw, e.g. 'a red apple left of a blue cup'")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise PlanningError(f"prompt too long: {len(prompt)} characters, the limit is {MAX_PROMPT_CHARS}")
     prompt = " ".join(prompt.split())
     ps = parse(prompt)
     rs = Reasoning()
     plan = ScenePlan(prompt=prompt, canvas=canvas or Canvas())
 
-    # ---- mentions -> entities (coreference for definite mentions of something already named)
-    mentions = [it for it in ps.items if isinstance(it, Mention)]
+    positive, negatives, cap_notes = _count_mentions(ps, plan)
+    if not positive and not ps.free_texts:
+        if negatives:
+            raise PlanningError(f"nothing to draw: the prompt only says what must not appear ({', '.join(negatives)})")
+        raise PlanningError(f"nothing to draw in {prompt!r}: no object was recognised")
+    relations = _mention_relations(ps.items) + _absolute_relations(positive)
+    _add_entities(plan, positive)
+    plan.relations = _dedupe(relations)
+    plan.negatives = negatives
+    for neg in negatives:
+        if any(e.noun == neg for e in plan.entities):
+            plan.warnings.append(f"'{neg}' is both asked for and excluded; the excluded mention was dropped")
+            plan.negatives.remove(neg)
+    cap_notes += _add_texts(plan, positive, ps.free_texts)
+
+    bg, bg_reason, time, time_reason = _choose_scene(plan, ps)
+    rs.add("parse", _parse_text(positive, negatives, ps) + "".join(f" {n}" for n in cap_notes))
+    rs.add("constraints", _constraints_text(positive, plan))
+    rs.add("plan", f"Background: {bg} ({bg_reason}); time of day: {time} ({time_reason}); style: {plan.style}. "
+                   + _category_text(plan))
+
+    res = solve_layout(plan, seed=seed)
+    plan = res.plan
+    light_reason = _choose_lighting(plan, ps, time)
+    rs.add("layout", _layout_text(plan, res.unsatisfied, res.notes))
+    if plan.texts:
+        rs.add("text", _text_text(plan))
+    rs.add("physics", _physics_text(plan, light_reason))
+    return rs, plan
+
+
+def _count_mentions(ps: Parse, plan: ScenePlan) -> tuple[list[Mention], list[str], list[str]]:
+    """Mentions -> (things to draw, nouns that must not appear, cap notes for the trace).
+
+    A definite mention of something already named is the same thing (coreference); each drawn mention gets
+    its entity ids (and a group name when counted). Counts above MAX_COUNT are capped, and the plan holds
+    at most MAX_ENTITIES entities: what is named beyond that is dropped, said in a warning and in the trace.
+    """
     positive: list[Mention] = []
     negatives: list[str] = []
+    excluded: set[str] = set()
+    first: dict[str, Mention] = {}  # noun -> its first drawn mention
     counters: dict[str, int] = {}
     groups: set[str] = set()
-    for men in mentions:
-        if men.pronoun:
+    total = 0
+    cut: dict[str, int] = {}  # noun -> how many were dropped
+    for men in ps.items:
+        if not isinstance(men, Mention) or men.pronoun:
             continue
         if men.negated or men.count == 0:
-            if men.noun not in negatives:
+            if men.noun not in excluded:
+                excluded.add(men.noun)
                 negatives.append(men.noun)
             continue
-        prior = next((p for p in positive if p.noun == men.noun), None)
+        prior = first.get(men.noun)
         if men.definite and prior is not None and not men.explicit_count:
             men.ref = prior
             continue
         if men.count > MAX_COUNT:
             plan.warnings.append(f"count {men.count} for '{men.noun}' capped at {MAX_COUNT}")
             men.count = MAX_COUNT
+        room = MAX_ENTITIES - total
+        if men.count > room:
+            cut[men.noun] = cut.get(men.noun, 0) + men.count - max(room, 0)
+            if room <= 0:
+                men.dropped = True
+                continue
+            men.count = room
+        total += men.count
         slug = _slug(men.noun)
         for _ in range(men.count):
             counters[slug] = counters.get(slug, 0) + 1
@@ -715,34 +791,45 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
             groups.add(g)
             men.group = g
         positive.append(men)
-    if not positive and not ps.free_texts:
-        if negatives:
-            raise PlanningError(f"nothing to draw: the prompt only says what must not appear ({', '.join(negatives)})")
-        raise PlanningError(f"nothing to draw in {prompt!r}: no object was recognised")
+        first.setdefault(men.noun, men)
+    notes: list[str] = []
+    if cut:
+        named = [f"{noun}: {k}" for noun, k in cut.items()]
+        shown = f"{sum(cut.values())} more (" + ", ".join(named[:5]) + (", ..." if len(named) > 5 else "") + ")"
+        plan.warnings.append(f"entity cap: a plan holds at most {MAX_ENTITIES} things; dropped {shown}")
+        notes.append(f"Entity cap: only the first {MAX_ENTITIES} things are planned; dropped {shown}.")
+    return positive, negatives, notes
 
-    def resolve(m: Mention) -> Mention:
-        return m.ref or m
 
-    # ---- relations between mentions
+def _mention_relations(items: list) -> list[Relation]:
+    """Relation phrases between the mentions around them, in prompt order.
+
+    The subject is the run of mentions since the last relation (or the last subject again: "a book on a
+    table, next to a mug"); the object is the next mention ("between" takes two, or one counted group);
+    "to the left of B is A" is inverted; "with" starts a new subject; "it" / "them" resolve to the last
+    earlier mention outside the current run.
+    """
     relations: list[Relation] = []
     run: list[Mention] = []
     last_subject: list[Mention] = []
     history: list[Mention] = []
     k = 0
-    items = ps.items
 
     def resolve_pronoun(m: Mention) -> Mention | None:
+        if m.dropped:
+            return None
         if not m.pronoun:
-            return resolve(m)
-        before = [h for h in history if all(h is not r for r in run)]
-        return before[-1] if before else None
+            return m.ref or m
+        return next((h for h in reversed(history) if all(h is not r for r in run)), None)
 
     while k < len(items):
         it = items[k]
         if isinstance(it, Mention):
-            if not it.negated and it.count > 0 and not it.pronoun:
-                run.append(resolve(it))
-                history.append(resolve(it))
+            if it.dropped:
+                last_subject = []  # a dropped thing is no subject for the relation after it
+            elif not it.negated and it.count > 0 and not it.pronoun:
+                run.append(it.ref or it)
+                history.append(it.ref or it)
             k += 1
             continue
         if it == "CONJ_WITH":  # "a table with three cups on it": a new subject starts
@@ -753,10 +840,10 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
             k += 1
             continue
         # a relation: the object(s) follow
-        objs = [resolve_pronoun(x) for x in items[k + 1:] if isinstance(x, Mention) and not x.negated][:2]
-        objs = [o for o in objs if o is not None]
+        cands = list(islice((x for x in items[k + 1:] if isinstance(x, Mention) and not x.negated), 2))
+        objs = [o for o in map(resolve_pronoun, cands) if o is not None]
         nxt = [x for x in items[k + 1:k + 6] if isinstance(x, Mention)]
-        if not objs or not nxt:
+        if not objs or not nxt or cands[0].dropped:
             k += 1
             continue
         pred = it.pred
@@ -793,7 +880,12 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
                 relations.append(Relation(subject=s.name, predicate=pred, object=obj.name))
         last_subject, run = subj, []
         k = skip_to
-    # absolute positions become relations between mentions placed on opposite sides
+    return relations
+
+
+def _absolute_relations(positive: list[Mention]) -> list[Relation]:
+    """Absolute positions ("on the left", "at the top") as relations between mentions on opposite sides."""
+    relations: list[Relation] = []
     lefts = [m for m in positive if m.position == "left"]
     rights = [m for m in positive if m.position == "right"]
     tops = [m for m in positive if m.position == "top"]
@@ -809,8 +901,11 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
     for a in tops:
         for b in bottoms:
             relations.append(Relation(subject=a.name, predicate="above", object=b.name))
+    return relations
 
-    # ---- entities with world knowledge
+
+def _add_entities(plan: ScenePlan, positive: list[Mention]) -> None:
+    """One Entity per id, with world knowledge: the category, and its usual colour when none is named."""
     for men in positive:
         cat = category_of(men.noun)
         color = men.color
@@ -818,36 +913,49 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
         if color is None and cat and CATEGORIES[cat].default_color and CATEGORIES[cat].kind == "thing":
             color, defaulted = CATEGORIES[cat].default_color, True
         for eid in men.ids:
-            attrs = Attributes(color=color, size=men.size, material=men.material)
+            attrs = Attributes(color=color, size=men.size, material=men.material, default_color=defaulted)
             if men.position:
                 attrs.position = men.position  # type: ignore[attr-defined]
-            if defaulted:
-                attrs.default_color = True  # type: ignore[attr-defined]
             plan.entities.append(Entity(id=eid, noun=men.noun, category=cat, group=men.group, attributes=attrs))
         if cat is None:
             plan.warnings.append(f"'{men.noun}' is not in the built-in world: it is planned, but the built-in "
                                  "renderer cannot draw it (it will appear as a placeholder)")
-    plan.relations = _dedupe(relations)
-    plan.negatives = negatives
-    for neg in negatives:
-        if any(e.noun == neg for e in plan.entities):
-            plan.warnings.append(f"'{neg}' is both asked for and excluded; the excluded mention was dropped")
-            plan.negatives.remove(neg)
 
-    # ---- text blocks
-    tid = 0
-    for men in positive:
-        for txt in men.texts:
-            for eid in men.ids:
-                tid += 1
-                carrier = plan.entity(eid)
-                dark = (carrier.attributes.color or "white") in _DARK
-                plan.texts.append(TextBlock(id=f"text_{tid}", content=txt, on=eid, color="white" if dark else "black"))
-    for txt in ps.free_texts:
-        tid += 1
-        plan.texts.append(TextBlock(id=f"text_{tid}", content=txt, on=None))
 
-    # ---- background, time, style, light
+def _add_texts(plan: ScenePlan, positive: list[Mention], free_texts: list[str]) -> list[str]:
+    """Text blocks, letter for letter: one per string and carrier, then free captions (at most MAX_TEXT_BLOCKS).
+
+    Returns notes for the trace. A character the bundled font cannot draw is kept and named in a warning.
+    """
+    wanted: list[tuple[str, str | None]] = [(txt, eid) for men in positive for txt in men.texts for eid in men.ids]
+    wanted += [(txt, None) for txt in free_texts]
+    color = {e.id: e.attributes.color for e in plan.entities}
+    for tid, (txt, eid) in enumerate(wanted[:MAX_TEXT_BLOCKS], start=1):
+        if eid is None:
+            plan.texts.append(TextBlock(id=f"text_{tid}", content=txt, on=None))
+        else:
+            dark = (color[eid] or "white") in _DARK
+            plan.texts.append(TextBlock(id=f"text_{tid}", content=txt, on=eid, color="white" if dark else "black"))
+    for txt in dict.fromkeys(t.content for t in plan.texts):
+        missing = missing_glyphs(txt)
+        if missing:
+            shown = " ".join(f"U+{ord(c):04X}" + (f" {c!r}" if c.isprintable() else "") for c in missing[:8])
+            more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+            plan.warnings.append(f"text {_short(txt)!r}: the bundled font has no glyph for {shown}{more}; "
+                                 "the text is kept as written, but those characters will render as boxes")
+    if len(wanted) > MAX_TEXT_BLOCKS:
+        extra = len(wanted) - MAX_TEXT_BLOCKS
+        plan.warnings.append(f"text cap: a plan holds at most {MAX_TEXT_BLOCKS} text blocks; dropped {extra}")
+        return [f"Text cap: only the first {MAX_TEXT_BLOCKS} text blocks are planned; {extra} dropped."]
+    return []
+
+
+def _short(txt: str, n: int = 40) -> str:
+    return txt if len(txt) <= n else txt[:n - 3] + "..."
+
+
+def _choose_scene(plan: ScenePlan, ps: Parse) -> tuple[str, str, str, str]:
+    """Background, time of day, style and palette from the prompt or world knowledge; returns the reasons too."""
     cats = [e.category for e in plan.entities]
     habs = [habitat(e) for e in plan.entities]
     bg_reason = "named in the prompt"
@@ -872,34 +980,24 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
     plan.background = Background(kind=bg, time=time, colors=ps.bg_colors)  # type: ignore[arg-type]
     plan.style = ps.style or "flat"
     plan.palette = sorted({e.attributes.color for e in plan.entities if e.attributes.color})
+    return bg, bg_reason, time, time_reason
 
-    rs.add("parse", _parse_text(positive, negatives, ps))
-    rs.add("constraints", _constraints_text(positive, plan))
-    rs.add("plan", f"Background: {bg} ({bg_reason}); time of day: {time} ({time_reason}); style: {plan.style}. "
-                   + _category_text(plan))
 
-    # ---- layout
-    res = solve_layout(plan, seed=seed)
-    plan = res.plan
+def _choose_lighting(plan: ScenePlan, ps: Parse, time: str) -> str:
+    """Light direction: named in the prompt, else from the sun's side, else from above at night; returns why."""
     sun = next((e for e in plan.entities if e.category == "sun"), None)
-    light_reason = "named in the prompt"
     if ps.light:
         plan.lighting = Lighting(direction=ps.light)  # type: ignore[arg-type]
-    elif sun is not None and sun.box is not None:
+        return "named in the prompt"
+    if sun is not None and sun.box is not None:
         cx = (sun.box[0] + sun.box[2]) / 2
         d = "left" if cx < 0.4 else "right" if cx > 0.6 else "top"
         plan.lighting = Lighting(direction=d)  # type: ignore[arg-type]
-        light_reason = f"the sun is at the {d}, so light comes from there"
-    elif time == "night":
+        return f"the sun is at the {d}, so light comes from there"
+    if time == "night":
         plan.lighting = Lighting(direction="top")
-        light_reason = "night: soft light from above"
-    else:
-        light_reason = "default"
-    rs.add("layout", _layout_text(plan, res.unsatisfied, res.notes))
-    if plan.texts:
-        rs.add("text", _text_text(plan))
-    rs.add("physics", _physics_text(plan, light_reason))
-    return rs, plan
+        return "night: soft light from above"
+    return "default"
 
 
 def _dedupe(rels: list[Relation]) -> list[Relation]:
@@ -910,6 +1008,31 @@ def _dedupe(rels: list[Relation]) -> list[Relation]:
             seen.add(key)
             out.append(r)
     return out
+
+
+# ------------------------------------------------------------------------------------------------
+# glyph coverage of the bundled font
+# ------------------------------------------------------------------------------------------------
+_PROBE_PX = 24
+_NOT_A_CHAR = "\U0010ffff"  # a noncharacter: no font has a glyph for it, so it draws the .notdef box
+
+
+def _ink(ch: str) -> tuple[tuple[int, int, int, int], bytes]:
+    font = load_font(_PROBE_PX)
+    return font.getbbox(ch), bytes(font.getmask(ch))
+
+
+@lru_cache(maxsize=4096)
+def has_glyph(ch: str) -> bool:
+    """Whether the bundled font (DejaVu Sans Bold) draws ``ch`` as itself rather than as the .notdef box."""
+    if ch == " ":
+        return True
+    return _ink(ch) != _ink(_NOT_A_CHAR)
+
+
+def missing_glyphs(text: str) -> list[str]:
+    """The distinct characters of ``text`` that the bundled font cannot draw, in order of first use."""
+    return [c for c in dict.fromkeys(text) if not has_glyph(c)]
 
 
 # ------------------------------------------------------------------------------------------------
