@@ -47,7 +47,12 @@ from thinkdraw.world.vocab import (
 
 _QUOTES = [("\u201c", "\u201d"), ("\u201e", "\u201c"), ("\u00ab", "\u00bb"), ("\u2018", "\u2019"), ('"', '"'),
            ("\u300c", "\u300d")]
-_TOKEN = re.compile(r"__TEXT\d+__|\d+(?:[.,]\d+)?[A-Za-z]*|[A-Za-z][A-Za-z'\-]*|[,;:.!?&]")
+# A lifted quote is replaced by a mark, NUL + its index + NUL: control characters are spaces in a prompt
+# (see _CONTROL), so a typed string can never be taken for a mark.
+_MARK = "\x00"
+_MARK_RE = r"\x00\d+\x00"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TOKEN = re.compile(_MARK_RE + r"|\d+(?:[.,]\d+)?[A-Za-z]*|[A-Za-z][A-Za-z'\-]*|[,;:.!?&]")
 _STOP_TEXT = set(L.CONJUNCTIONS) | {w for p in L.RELATION_PHRASES for w in p[:1]} | {
     "at", "during", "against", "under", "with", "and", "in", "on", "above", "below", "next", "near", "to",
     "that", "which", "while", "beside", "behind", "by", "over", "no", "without"}
@@ -217,9 +222,9 @@ def _lift_quotes(prompt: str) -> tuple[str, list[str]]:
 
     def sub(m: re.Match[str]) -> str:
         texts.append(m.group(2))
-        return f" __TEXT{len(texts) - 1}__ "
+        return f" {_MARK}{len(texts) - 1}{_MARK} "
 
-    s = prompt
+    s = _CONTROL.sub(" ", prompt)
     for a, b in _QUOTES:
         s = re.sub(f"({re.escape(a)})([^{re.escape(a + b)}]+?)({re.escape(b)})", sub, s)
     # single straight quotes, not apostrophes: 'Cafe 24h'
@@ -239,6 +244,10 @@ def _by_first_word(phrases) -> dict[str, list[tuple[str, ...]]]:
             index[p[0]].append(p)
         hit = _PHRASE_INDEX[id(phrases)] = (phrases, dict(index))
     return hit[1]
+
+
+def _is_mark(tok: str) -> bool:
+    return tok.startswith(_MARK)
 
 
 def _match(low: list[str], i: int, phrases) -> tuple[int, object] | None:
@@ -275,16 +284,9 @@ def parse(prompt: str) -> Parse:
 
     def take_text(j: int) -> tuple[str | None, int]:
         """Text starting at token j: a lifted quote, or an unquoted run up to a stop word."""
-        if j < n and toks[j].startswith("__TEXT"):
-            return quoted[int(toks[j][6:-2])], j + 1
-        k = j
-        while k < n and toks[k] not in (",", ";", ".", "!", "?") and not toks[k].startswith("__TEXT"):
-            if k > j and low[k] in _STOP_TEXT and not toks[k].isupper():
-                break
-            k += 1
-        if k == j:
-            return None, k
-        return s[found[j].start():found[k - 1].end()], k  # the raw span: "NYC3WQ" stays one string
+        if j < n and _is_mark(toks[j]):
+            return quoted[int(toks[j][1:-1])], j + 1
+        return _unquoted_text(s, found, toks, low, j)
 
     while i < n:
         t = low[i]
@@ -296,7 +298,7 @@ def parse(prompt: str) -> Parse:
         # text introducers
         m = _match(low, i, L.TEXT_INTRODUCERS)
         if m and m[1] in L.WEAK_TEXT_INTRODUCERS and not _carries_text(last_mention()) and not (
-                i + m[0] < n and toks[i + m[0]].startswith("__TEXT")):
+                i + m[0] < n and _is_mark(toks[i + m[0]])):
             m = None
         if m or (t == ":" and _carries_text(last_mention()) and i + 1 < n and _texty(toks[i + 1])):
             j = i + (m[0] if m else 1)
@@ -309,8 +311,8 @@ def parse(prompt: str) -> Parse:
             i = j
             pending_text_intro = True
             continue
-        if toks[i].startswith("__TEXT"):
-            txt = quoted[int(toks[i][6:-2])]
+        if _is_mark(toks[i]):
+            txt = quoted[int(toks[i][1:-1])]
             lm = last_mention()
             (lm.texts if lm else out.free_texts).append(txt)
             i += 1
@@ -406,13 +408,53 @@ def parse(prompt: str) -> Parse:
     return out
 
 
+_SENTENCE_END = (",", ";", ".", "!", "?")
+_QUOTE_CHARS = "".join(a + b for a, b in _QUOTES if a != "\u2018")  # not the apostrophe-like single quotes
+
+
+def _unquoted_text(s: str, found: list[re.Match[str]], toks: list[str], low: list[str],
+                   j: int) -> tuple[str | None, int]:
+    """An unquoted text after its introducer ("a sign that says SALE 50% OFF!"), letter for letter.
+
+    The text runs from just after token ``j - 1`` (the introducer; a leading ':' is skipped) up to the next
+    sentence mark (, ; . and a detached ! ?) or stop word ("next", "and", ...; kept when written in capitals,
+    and '&' between capitalised words is kept: "ROCK & ROLL"). It is cut from the raw prompt, so what the
+    tokenizer does not see stays: symbols (% # $ + @ ...), letters outside ASCII, marks attached to a word
+    ("STOP!", "WHAT?"). Returns (text or None, index of the first token after it).
+    """
+    n = len(toks)
+    while j < n and toks[j] == ":":  # "a sign that says: EXIT"
+        j += 1
+    lo = found[j - 1].end() if j > 0 else 0
+    first = found[j].start() if j < n else len(s)
+    started = bool(s[lo:first].strip())  # the text opens with a word the tokenizer does not see ("#1", "ÜBER")
+    k = j
+    while k < n and toks[k] not in _SENTENCE_END and not _is_mark(toks[k]):
+        if (k > j or started) and low[k] in _STOP_TEXT and not toks[k].isupper() and not (
+                toks[k] == "&" and k > j and k + 1 < n and _texty(toks[k + 1]) and _texty(toks[k - 1])):
+            break
+        k += 1
+    while j < k < n and toks[k] in ("!", "?") and found[k].start() == found[k - 1].end():
+        k += 1  # "STOP!", "WHAT?!": marks attached to the last word are part of it
+    if k == j and not started:
+        return None, k
+    hi = found[k].start() if k < n else len(s)
+    end = found[k - 1].end() if k > j else first
+    while end < hi and not s[end].isspace():
+        end += 1  # the rest of the last word: "50%", "C#"
+    if k == n or (k < n and toks[k] not in _SENTENCE_END and not _is_mark(toks[k])):
+        end = hi  # words the tokenizer does not see, up to the stop word or the end
+    text = s[lo:end].strip().strip(_QUOTE_CHARS).strip()
+    return (text or None), k
+
+
 _WRITTEN = r"(?:written|printed|painted|inscribed|spelled out|displayed)"
-_TEXTLIKE = r"(__TEXT\d+__|[A-Z0-9][A-Za-z0-9!?&'.-]*(?: [A-Z0-9][A-Za-z0-9!?&'.-]*)*)"
+_TEXTLIKE = r"(" + _MARK_RE + r"|[A-Z0-9][A-Za-z0-9!?&'.-]*(?: [A-Z0-9][A-Za-z0-9!?&'.-]*)*)"
 
 
 def _rewrite_written_on(s: str) -> str:
     """'BAKERY written on a sign' -> 'a sign that says BAKERY'; 'with JUICE written on it' -> 'that says JUICE'."""
-    s = re.sub(rf"\b(?:with|and)\s+(?:the\s+(?:word|words|text)\s+)?(__TEXT\d+__|\S+(?: [A-Z0-9]\S*)*)\s+{_WRITTEN}\s+(?:on|across|upon)\s+(?:it|them)\b",
+    s = re.sub(rf"\b(?:with|and)\s+(?:the\s+(?:word|words|text)\s+)?({_MARK_RE}|\S+(?: [A-Z0-9]\S*)*)\s+{_WRITTEN}\s+(?:on|across|upon)\s+(?:it|them)\b",
                r" that says \1 ", s)
     m = re.match(rf"^\s*(\S.*?)\s+{_WRITTEN}\s+(?:on|across|upon)\s+(?!it\b|them\b)(.*)$", s)  # all before is text
     if m:
@@ -428,7 +470,7 @@ def _carries_text(m: Mention | None) -> bool:
 
 
 def _texty(tok: str) -> bool:
-    return tok.startswith("__TEXT") or tok[:1].isupper() or tok[:1].isdigit()
+    return _is_mark(tok) or tok[:1].isupper() or tok[:1].isdigit()
 
 
 def _clause_start(items: list) -> bool:
