@@ -1,14 +1,18 @@
 """The ``thinkdraw`` command line.
 
-    thinkdraw plan PROMPT [--json] [--seed N]           reasoning + plan summary (or JSON)
-    thinkdraw plan --batch FILE [-o OUT]                one prompt per line -> one JSON object per line
-    thinkdraw generate PROMPT -o out.png [--mode M]     think, draw, reflect (default); the PNG carries its plan
-    thinkdraw eval [--n 300] [--modes ...] [--out DIR]  GenEval-style suite: JSON, Markdown table, bar chart
-    thinkdraw inspect out.png [--json]                  print what a thinkdraw PNG carries
-    thinkdraw world sample --n N --out DIR              write a sharded dataset of the built-in world
-    thinkdraw schema                                    the ScenePlan JSON schema
+    thinkdraw plan PROMPT [--json] [-o FILE] [--seed N]   reasoning + plan summary (or JSON)
+    thinkdraw plan --batch FILE [-o OUT]                  one prompt per line -> one JSON object per line
+    thinkdraw generate PROMPT [-o out.png] [--mode M]     think, draw, reflect (default); the image carries its plan
+    thinkdraw eval [--n 300] [--modes ...] [--out DIR]    GenEval-style suite: JSON, Markdown table, bar chart
+    thinkdraw inspect out.png [--json]                    what an image written by thinkdraw carries
+    thinkdraw world sample --n N --out DIR                a sharded dataset of the built-in world
+    thinkdraw world vocab [--json]                        the kinds of thing, colours and backgrounds it draws
+    thinkdraw train MODEL [options]                       retrain a bundled model (thinkdraw train --help)
+    thinkdraw schema                                      the ScenePlan JSON schema
 
-Bad input gets one clear line on stderr and exit code 2, never a traceback.
+Every front end goes through ``thinkdraw.Engine``. Bad input gets one clear line on stderr and exit code 2,
+an internal error one line and exit code 1: never a traceback. Output files are never overwritten without
+--force.
 """
 
 from __future__ import annotations
@@ -27,78 +31,106 @@ class CLIError(Exception):
 
 
 def _progress(label: str):
-    """A progress printer on stderr when it is a terminal; silent otherwise."""
-    tty = sys.stderr.isatty()
-    start = time.perf_counter()
+    """A progress bar with rate and ETA on stderr when it is a terminal; silent in pipes and CI."""
+    from thinkdraw.progress import Progress
 
-    def cb(done: int, total: int) -> None:
-        if not tty:
-            return
-        frac = done / total if total else 1.0
-        bar = "#" * int(frac * 30)
-        rate = done / max(time.perf_counter() - start, 1e-9)
-        sys.stderr.write(f"\r{label} [{bar:<30}] {done}/{total} ({rate:.1f}/s)")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return cb
+    return Progress(label)
 
 
-def _plan_json(prompt: str, seed: int) -> dict:
+def _plan_output(prompt: str, seed: int):
     from thinkdraw.plan.schema import PlanOutput
     from thinkdraw.think import get_planner
 
     reasoning, plan = get_planner("rules").plan(prompt, seed=seed)
-    return PlanOutput(prompt=prompt, reasoning=reasoning.steps, plan=plan).model_dump(mode="json")
+    return PlanOutput(prompt=prompt, reasoning=reasoning.steps, plan=plan), reasoning
+
+
+def _open_output(path: str, force: bool, what: str):
+    """A text file to write ``what`` into, refusing folders, non-regular files and (without --force) existing
+    files; "-" is standard output. Written through a temporary, renamed into place on success."""
+    if path == "-":
+        return None
+    p = Path(path)
+    if p.is_dir():
+        raise CLIError(f"cannot write {what} to {path!r}: it is a folder")
+    if p.exists() and not p.is_file():
+        raise CLIError(f"cannot write {what} to {path!r}: it is not a regular file")
+    if p.exists() and not force:
+        raise CLIError(f"{path!r} exists; pass --force to overwrite it, or name another file")
+    return p
+
+
+def _write_text(p: Path | None, text: str) -> None:
+    import os
+    import tempfile
+
+    if p is None:
+        sys.stdout.write(text)
+        return
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, p)
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+    except OSError as e:
+        raise CLIError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
 
 
 def cmd_plan(a: argparse.Namespace) -> int:
-    from thinkdraw.think import PlanningError, get_planner
+    from thinkdraw.think import PlanningError
 
     if a.batch:
+        if a.prompt is not None:
+            raise CLIError("give either a PROMPT or --batch FILE, not both")
         src = Path(a.batch)
         if not src.is_file():
             raise CLIError(f"cannot read batch file {src}: no such file")
         try:
-            prompts = src.read_text(encoding="utf-8").splitlines()
+            lines = src.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as e:
             raise CLIError(f"cannot read batch file {src}: {e}") from e
-        prompts = [p for p in prompts if p.strip()]
-        out = open(a.output, "w", encoding="utf-8") if a.output else sys.stdout
+        # blank lines and lines starting with '#' are comments
+        prompts = [p for p in lines if p.strip() and not p.lstrip().startswith("#")]
+        if not prompts:
+            raise CLIError(f"batch file {src} holds no prompts (blank lines and '#' comments are skipped)")
+        dst = _open_output(a.output, a.force, "the plans") if a.output else None
         cb = _progress("planning")
         errors = 0
-        try:
-            for k, p in enumerate(prompts):
-                try:
-                    obj = _plan_json(p, a.seed)
-                except PlanningError as e:
-                    obj = {"prompt": p, "error": str(e)}
-                    errors += 1
-                out.write(json.dumps(obj, ensure_ascii=False) + "\n")
-                if (k + 1) % 50 == 0 or k + 1 == len(prompts):
-                    cb(k + 1, len(prompts))
-        finally:
-            if out is not sys.stdout:
-                out.close()
+        rows = []
+        for k, p in enumerate(prompts):
+            try:
+                obj = _plan_output(p, a.seed)[0].model_dump(mode="json")
+            except PlanningError as e:
+                obj = {"prompt": p, "error": str(e)}
+                errors += 1
+            rows.append(json.dumps(obj, ensure_ascii=False) + "\n")
+            if dst is None:
+                sys.stdout.write(rows.pop())
+            cb(k + 1, len(prompts))
+        if dst is not None:
+            _write_text(dst, "".join(rows))
+            print(f"wrote {len(prompts)} plans to {dst}", file=sys.stderr)
         if errors:
             print(f"thinkdraw: {errors} of {len(prompts)} prompts could not be planned (see their 'error')",
                   file=sys.stderr)
         return 0
     if a.prompt is None:
         raise CLIError("plan needs a PROMPT (or --batch FILE)")
+    dst = _open_output(a.output, a.force, "the plan") if a.output else None
     try:
-        reasoning, plan = get_planner("rules").plan(a.prompt, seed=a.seed)
+        out, reasoning = _plan_output(a.prompt, a.seed)
     except PlanningError as e:
         raise CLIError(str(e)) from e
-    if a.json:
-        from thinkdraw.plan.schema import PlanOutput
-
-        print(PlanOutput(prompt=a.prompt, reasoning=reasoning.steps, plan=plan).model_dump_json(indent=2))
-        return 0
-    print(reasoning.render())
-    print()
-    print(_summary(plan))
+    as_json = a.json or (dst is not None and dst.suffix.lower() == ".json")
+    text = out.model_dump_json(indent=2) + "\n" if as_json else f"{reasoning.render()}\n\n{_summary(out.plan)}\n"
+    _write_text(dst, text)
+    if dst is not None:
+        print(f"wrote {'JSON ' if as_json else ''}plan to {dst}", file=sys.stderr)
     return 0
 
 
@@ -122,71 +154,91 @@ def _summary(plan) -> str:
     return "\n".join(lines)
 
 
+def _round_line(label: str, crit) -> str:
+    failed = sum(not c.passed for c in crit.checks)
+    n = len(crit.checks)
+    verdict = f"{n - failed} of {n} checks passed" if n else "nothing it can check"
+    return f"{label}: score {crit.score:.2f} ({verdict}): {crit.reflection}"
+
+
 def cmd_generate(a: argparse.Namespace) -> int:
-    from thinkdraw.draw.base import UnknownBackendError, get_renderer
+    from thinkdraw.draw.base import UnknownBackendError
+    from thinkdraw.engine import Engine
     from thinkdraw.models.weights import WeightsError
-    from thinkdraw.plan.pngmeta import save_png
-    from thinkdraw.plan.schema import Reasoning, ScenePlan
-    from thinkdraw.think import PlanningError, get_planner
+    from thinkdraw.plan.pngmeta import ImageFileError, check_target, free_name, image_format
+    from thinkdraw.think import PlanningError
 
     if not a.prompt or not a.prompt.strip():
         raise CLIError("generate needs a non-empty PROMPT")
-    try:
-        renderer = get_renderer(a.renderer)
-    except (UnknownBackendError, WeightsError) as e:
-        raise CLIError(str(e)) from e
-    t0 = time.perf_counter()
-    if a.mode != "direct":
-        try:
-            reasoning, plan = get_planner("rules").plan(a.prompt, seed=a.seed)
-        except PlanningError as e:
-            raise CLIError(str(e)) from e
+    # the target is checked before any work: a refused name costs nothing
+    if a.output == "-":
+        target, overwrite = "-", True
+    elif a.output is None:
+        target, overwrite = str(free_name(DEFAULT_OUTPUT)), False  # never overwrite an unnamed output
     else:
-        reasoning, plan = Reasoning(), ScenePlan(prompt=" ".join(a.prompt.split()))
-    if a.size:
-        if renderer.name != "sketch":
-            raise CLIError(f"--size is for the sketch renderer; {renderer.name} draws {plan.canvas.width} px")
-        plan.canvas.width = plan.canvas.height = a.size
-    t1 = time.perf_counter()
-    from thinkdraw.engine import Engine
-
+        target, overwrite = a.output, a.force
+        image_format(target)
+        check_target(Path(target), overwrite)
     try:
-        result = Engine(renderer=renderer, max_rounds=a.rounds, bands=a.bands).render(
-            plan, reasoning, seed=a.seed, mode=a.mode, progress=_progress(f"drawing ({renderer.name}, {a.mode})"))
-    except WeightsError as e:
+        engine = Engine(renderer=a.renderer, max_rounds=a.rounds, bands=a.bands, weights=a.weights)
+        result = engine.generate(a.prompt, seed=a.seed, mode=a.mode, size=a.size,
+                                 progress=_progress(f"drawing ({engine.renderer.name}, {a.mode})"))
+    except (UnknownBackendError, WeightsError, PlanningError) as e:
         raise CLIError(str(e)) from e
+    msg = sys.stderr
     if not a.quiet:
-        for k, r in enumerate(result.rounds):
-            label = r.label or f"round {k}"
-            print(f"{label}: score {r.critique.score:.2f}: {r.critique.reflection}", file=sys.stderr)
-    t2 = time.perf_counter()
-    out = save_png(result.image, a.output, plan, seed=a.seed, renderer=renderer.name, mode=a.mode,
-                   reasoning=[s.model_dump() for s in reasoning.steps], thinkdraw=__version__,
-                   timings={k: round(v, 4) for k, v in result.timings.items()},
-                   rounds=[{"label": r.label, "score": r.critique.score, "reflection": r.critique.reflection,
-                            "prompt": r.prompt} for r in result.rounds])
+        for r in result.rounds:
+            print(_round_line(r.label, r.critique), file=msg)
+        if result.kept_round is not None and len(result.rounds) > 1:
+            k = result.kept_round
+            print(f"kept: {k.label} (score {k.critique.score:.2f})", file=msg)
+    for _ in range(100):  # an unnamed output that another run took meanwhile gets the next free name
+        try:
+            written = result.save(target, overwrite=overwrite)
+            break
+        except ImageFileError:
+            if a.output is not None:
+                raise
+            target = str(free_name(DEFAULT_OUTPUT))
     if not a.quiet:
-        for w in plan.warnings:
-            print(f"warning: {w}", file=sys.stderr)
-        print(f"wrote {out} ({result.image.width}x{result.image.height}, renderer {renderer.name}, mode {a.mode}, "
-              f"plan {1000 * (t1 - t0):.0f} ms, draw {1000 * (t2 - t1):.0f} ms)")
+        for w in result.plan.warnings:
+            print(f"warning: {w}", file=msg)
+        t = result.timings
+        print(f"wrote {written} ({result.image.width}x{result.image.height}, renderer {result.renderer}, mode "
+              f"{result.mode}, plan {1000 * t.get('plan', 0):.0f} ms, draw {1000 * (t['total'] - t.get('plan', 0)):.0f}"
+              f" ms)", file=msg if written == "-" else sys.stdout)
         if a.verbose:
-            print(reasoning.render())
+            print(result.reasoning.render(), file=msg if written == "-" else sys.stdout)
     return 0
 
 
+TRAINABLE = {
+    "tokenizer": "the autoencoder (256x256 <-> 32x32x8 latents, glyph-conditioned decoder)",
+    "generator": "the plan-conditioned rectified-flow generator (needs the tokenizer it encodes with)",
+    "critic": "the critic's segmenter (where things are)",
+    "verifier": "the critic's box verifier (what a planned box holds)",
+    "reader": "the critic's text reader (a line of text in a known box)",
+}
+
+
 def cmd_train(a: argparse.Namespace) -> int:
-    if a.model == "tokenizer":
-        from thinkdraw.train import tokenizer as mod
-    elif a.model == "critic":
-        from thinkdraw.train import critic as mod
-    elif a.model == "verifier":
-        from thinkdraw.train import verifier as mod
-    elif a.model == "reader":
-        from thinkdraw.train import reader as mod
-    else:
-        from thinkdraw.train import generator as mod
-    p = argparse.ArgumentParser(prog=f"thinkdraw train {a.model}")
+    import importlib
+
+    if a.model is None or a.train_help:
+        lines = ["usage: thinkdraw train MODEL [options]   (thinkdraw train MODEL --help for its options)", "",
+                 "models:"] + [f"  {k:<10} {v}" for k, v in TRAINABLE.items()]
+        lines += ["", "Each run writes checkpoints, train_log.json and loss_curve.png into --out and resumes with",
+                  "--resume; --export copies the weights into the user weights folder (see docs/models.md)."]
+        print("\n".join(lines))
+        return 0
+    if a.model not in TRAINABLE:
+        raise CLIError(f"unknown model {a.model!r}; choose one of {', '.join(TRAINABLE)}")
+    try:
+        mod = importlib.import_module(f"thinkdraw.train.{a.model}")
+    except ModuleNotFoundError as e:
+        raise CLIError(f"the {a.model} training script is not available: {e}") from e
+    p = argparse.ArgumentParser(prog=f"thinkdraw train {a.model}", description=(mod.__doc__ or "").strip(),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     mod.add_args(p)
     path = mod.main(p.parse_args(a.rest))
     print(f"wrote {path}")
@@ -194,12 +246,9 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_inspect(a: argparse.Namespace) -> int:
-    from thinkdraw.plan.pngmeta import read_png_meta
+    from thinkdraw.plan.pngmeta import read_image_meta
 
-    try:
-        meta = read_png_meta(a.image)
-    except (FileNotFoundError, ValueError) as e:
-        raise CLIError(str(e)) from e
+    meta = read_image_meta(a.image)
     plan = meta.pop("plan")
     if a.json:
         print(json.dumps({**meta, "plan": plan.model_dump(mode="json")}, indent=2, ensure_ascii=False))
@@ -209,14 +258,24 @@ def cmd_inspect(a: argparse.Namespace) -> int:
         if k in meta:
             print(f"{k + ':':<9} {meta[k]}")
     print(_summary(plan))
+    rounds = meta.get("rounds") or []
+    if rounds:
+        print("rounds:")
+        for k, r in enumerate(rounds):
+            mark = "  <- kept" if meta.get("kept") == k else ""
+            print(f"  {r.get('label') or k}: score {r.get('score', 0):.2f}: {r.get('reflection', '')}{mark}")
+    if meta.get("timings"):
+        print("timings:  " + ", ".join(f"{k} {1000 * v:.0f} ms" for k, v in meta["timings"].items()))
+    if meta.get("reasoning"):
+        print(f"reasoning: {len(meta['reasoning'])} steps (thinkdraw inspect --json shows them)")
+    if meta.get("trimmed"):
+        print(f"note: left out of the file to fit its format: {', '.join(meta['trimmed'])}")
     return 0
 
 
 def cmd_world_sample(a: argparse.Namespace) -> int:
     from thinkdraw.world.dataset import write_dataset
 
-    if a.n <= 0:
-        raise CLIError("--n must be a positive number of samples")
     t0 = time.perf_counter()
     path = write_dataset(a.out, a.n, split=a.split, seed=a.seed, size=a.size, shard_size=a.shard_size,
                          workers=a.workers, progress=_progress("sampling"))
@@ -224,17 +283,51 @@ def cmd_world_sample(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_world_vocab(a: argparse.Namespace) -> int:
+    from thinkdraw.world import vocab as v
+
+    cats = list(v.CATEGORIES.values())
+    data = {"categories": {c.name: {"kind": c.kind, "habitat": c.habitat, "synonyms": list(c.synonyms),
+                                    "carries_text": c.carries_text, "default_color": c.default_color}
+                           for c in cats},
+            "colors": list(v.COLOR_NAMES), "color_synonyms": v.COLOR_SYNONYMS, "sizes": list(v.SIZES),
+            "backgrounds": list(v.BACKGROUND_KINDS), "times": list(v.TIMES), "styles": list(v.STYLES),
+            "max_count": v.MAX_COUNT}
+    if a.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    print(f"The built-in world draws {len(cats)} kinds of thing:")
+    for kind in ("shape", "thing"):
+        names = [c.name + (f" ({', '.join(c.synonyms)})" if c.synonyms else "") for c in cats if c.kind == kind]
+        print(f"  {kind}s: {', '.join(names)}")
+    print(f"  carry text: {', '.join(c.name for c in cats if c.carries_text)}")
+    print(f"colours ({len(v.COLOR_NAMES)}): {', '.join(v.COLOR_NAMES)}")
+    print(f"sizes: {', '.join(v.SIZES)}; counts up to {v.MAX_COUNT}")
+    print(f"backgrounds: {', '.join(v.BACKGROUND_KINDS)}; times of day: {', '.join(v.TIMES)}")
+    print("Anything else is planned as an open-vocabulary thing and drawn as a placeholder, with a warning.")
+    return 0
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
-    from thinkdraw.eval.suite import EVAL_CATEGORIES, markdown, run_eval
+    from thinkdraw.eval.suite import EVAL_CATEGORIES, EVAL_MODES, markdown, previous_results, run_eval
     from thinkdraw.models.weights import WeightsError
 
     modes = tuple(m.strip() for m in a.modes.split(",") if m.strip())
-    cats = tuple(c.strip() for c in a.categories.split(",")) if a.categories else EVAL_CATEGORIES
-    if a.n < 1:
-        raise CLIError("--n must be at least 1")
+    bad = [m for m in modes if m not in EVAL_MODES]
+    if not modes or bad:
+        raise CLIError(f"unknown modes {bad or a.modes!r}; choose from {', '.join(EVAL_MODES)}")
+    cats = tuple(c.strip() for c in a.categories.split(",") if c.strip()) if a.categories else EVAL_CATEGORIES
     out = Path(a.out)
-    if a.fresh and (out / "results.jsonl").is_file():
-        (out / "results.jsonl").unlink()
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {a.out!r} exists and is not a folder")
+    log = out / "results.jsonl"
+    if a.fresh and log.is_file():
+        log.unlink()
+    elif log.is_file():
+        n_old = previous_results(out, a.n, a.seed, cats)
+        if n_old:
+            print(f"note: reusing {n_old} results from an earlier run in {log} (same prompts and seed); "
+                  f"pass --fresh to start over", file=sys.stderr)
     bars = {}
 
     def progress(mode: str, done: int, total: int) -> None:
@@ -242,7 +335,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     try:
         report = run_eval(out, modes=modes, n=a.n, seed=a.seed, progress=progress, categories=cats,
-                          save_images=a.save_images)
+                          save_images=a.save_images, weights=a.weights)
     except WeightsError as e:
         raise CLIError(str(e)) from e
     print(markdown(report, cats))
@@ -257,69 +350,113 @@ def cmd_schema(a: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="thinkdraw", description="Reasoning-first image generation: think, plan, draw.")
-    p.add_argument("--version", action="version", version=f"thinkdraw {__version__}")
-    sub = p.add_subparsers(dest="cmd", required=True)
+DEFAULT_OUTPUT = "out.png"
 
-    sp = sub.add_parser("plan", help="think: print the reasoning and the scene plan for a prompt")
-    sp.add_argument("prompt", nargs="?")
+
+def _int_in(lo: int, hi: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"{v} is out of range: give {lo}" + (f" to {hi}" if hi else " or more"))
+        return v
+
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (``thinkdraw: error: ...``) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"thinkdraw: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from thinkdraw.engine import DEFAULT_MODE, MAX_SIZE, MIN_SIZE, MODES
+
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = _Parser(prog="thinkdraw", description="Reasoning-first image generation: think, plan, draw, reflect.")
+    p.add_argument("--version", action="version", version=f"thinkdraw {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    weights_help = ("a weights folder (from thinkdraw train ... --export) for the models it holds; the others "
+                    "are the bundled ones (default: $THINKDRAW_WEIGHTS, else the bundled weights)")
+
+    sp = sub.add_parser("plan", help="think: print the reasoning and the scene plan for a prompt", formatter_class=fmt)
+    sp.add_argument("prompt", nargs="?", help="what to draw")
     sp.add_argument("--json", action="store_true", help="print {prompt, reasoning, plan} as JSON")
-    sp.add_argument("--batch", metavar="FILE", help="one prompt per line; writes one JSON object per line")
-    sp.add_argument("-o", "--output", help="with --batch: write JSON lines here instead of stdout")
-    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--batch", metavar="FILE", help="one prompt per line ('#' lines are comments); writes one JSON "
+                                                    "object per line")
+    sp.add_argument("-o", "--output", metavar="FILE", help="write there instead of stdout (JSON for --batch, "
+                                                           "--json or a .json name)")
+    sp.add_argument("--force", action="store_true", help="overwrite an existing --output")
+    sp.add_argument("--seed", type=int, default=0, help="seed of the layout's random choices")
     sp.set_defaults(func=cmd_plan)
 
-    sg = sub.add_parser("generate", help="think, then draw: write a PNG that carries its plan")
-    sg.add_argument("prompt")
-    sg.add_argument("-o", "--output", default="out.png")
+    sg = sub.add_parser("generate", help="think, then draw: write an image that carries its plan", formatter_class=fmt)
+    sg.add_argument("prompt", help="what to draw")
+    sg.add_argument("-o", "--output", default=None, metavar="FILE",
+                    help=f"image to write: .png, .jpg or .webp, the plan in its metadata; '-' writes PNG to "
+                         f"stdout (default: {DEFAULT_OUTPUT}, or {Path(DEFAULT_OUTPUT).stem}-1.png, ... when taken: "
+                         f"never overwritten)")
+    sg.add_argument("--force", action="store_true", help="overwrite an existing --output file")
     sg.add_argument("--renderer", default="builtin",
-                    help="renderer backend: builtin (the bundled model, default) or sketch (exact plan raster)")
-    sg.add_argument("--mode", choices=["direct", "think", "reflect", "interleaved"], default="reflect",
-                    help="reflect (default): think, draw, let the critic check the image against the plan and "
+                    help="renderer backend: builtin (the bundled model) or sketch (exact plan raster)")
+    sg.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
+                    help="reflect: think, draw, let the critic check the image against the plan and "
                          "redraw only the failed regions; think: plan, then draw once; direct: draw from the "
                          "prompt alone; interleaved: draw band by band with a sub-prompt before and a critic "
                          "score after each band")
-    sg.add_argument("--rounds", type=int, default=2, help="reflect: at most this many redraw rounds (default 2)")
-    sg.add_argument("--bands", type=int, default=3, help="interleaved: number of horizontal bands (default 3)")
+    sg.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
+    sg.add_argument("--bands", type=_int_in(1, 8), default=3, help="interleaved: number of horizontal bands")
+    sg.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
     sg.add_argument("-v", "--verbose", action="store_true", help="print the reasoning, reflections included")
-    sg.add_argument("--seed", type=int, default=0)
-    sg.add_argument("--size", type=int, default=None, help="square canvas size in pixels (default 256)")
-    sg.add_argument("-q", "--quiet", action="store_true")
+    sg.add_argument("--seed", type=int, default=0, help="seed of every random draw (same seed, same image)")
+    sg.add_argument("--size", type=_int_in(MIN_SIZE, MAX_SIZE), default=None,
+                    help="square canvas in pixels, sketch renderer only (builtin draws 256 px)")
+    sg.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     sg.set_defaults(func=cmd_generate)
 
-    si = sub.add_parser("inspect", help="print the plan, prompt and seed a thinkdraw PNG carries")
-    si.add_argument("image")
-    si.add_argument("--json", action="store_true")
+    si = sub.add_parser("inspect", help="print the plan, prompt, seed, rounds and timings an image carries")
+    si.add_argument("image", help="a PNG, JPEG or WebP written by thinkdraw")
+    si.add_argument("--json", action="store_true", help="everything it carries, as JSON")
     si.set_defaults(func=cmd_inspect)
 
-    sw = sub.add_parser("world", help="the built-in world")
-    wsub = sw.add_subparsers(dest="world_cmd", required=True)
-    ws = wsub.add_parser("sample", help="write a sharded dataset of (prompt, plan, image, masks)")
-    ws.add_argument("--n", type=int, required=True)
-    ws.add_argument("--out", required=True)
-    ws.add_argument("--split", choices=["train", "heldout"], default="train")
-    ws.add_argument("--seed", type=int, default=0)
-    ws.add_argument("--size", type=int, default=256)
-    ws.add_argument("--shard-size", type=int, default=256)
-    ws.add_argument("--workers", type=int, default=1)
+    sw = sub.add_parser("world", help="the built-in world: its vocabulary, datasets of it")
+    wsub = sw.add_subparsers(dest="world_cmd", required=True, parser_class=_Parser)
+    ws = wsub.add_parser("sample", help="write a sharded dataset of (prompt, plan, image, masks)", formatter_class=fmt)
+    ws.add_argument("--n", type=_int_in(1), required=True, help="number of samples")
+    ws.add_argument("--out", required=True, metavar="DIR", help="dataset folder (a rerun resumes it)")
+    ws.add_argument("--split", choices=["train", "heldout"], default="train",
+                    help="template and combination split: train, or heldout for evaluation")
+    ws.add_argument("--seed", type=int, default=0, help="seed of the sampler")
+    ws.add_argument("--size", type=_int_in(MIN_SIZE, MAX_SIZE), default=256, help="image size in pixels")
+    ws.add_argument("--shard-size", type=_int_in(1), default=256, help="samples per shard file")
+    ws.add_argument("--workers", type=_int_in(1, 64), default=1, help="worker processes")
     ws.set_defaults(func=cmd_world_sample)
+    wv = wsub.add_parser("vocab", help="list the kinds of thing, colours, sizes and backgrounds it draws")
+    wv.add_argument("--json", action="store_true")
+    wv.set_defaults(func=cmd_world_vocab)
 
-    st = sub.add_parser("train", help="train a bundled model: tokenizer, then generator (see docs/models.md)",
+    st = sub.add_parser("train", help="train a model: " + ", ".join(TRAINABLE) + " (see docs/models.md)",
                         add_help=False)
-    st.add_argument("model", choices=["tokenizer", "generator", "critic", "verifier", "reader"])
+    st.add_argument("-h", "--help", action="store_true", dest="train_help", help="list the models")
+    st.add_argument("model", nargs="?", help="one of " + ", ".join(TRAINABLE))
     st.add_argument("rest", nargs=argparse.REMAINDER)
     st.set_defaults(func=cmd_train)
 
-    se = sub.add_parser("eval", help="GenEval-style suite over held-out world prompts: JSON, Markdown, bar chart")
-    se.add_argument("--out", default="eval-out", help="folder for results.jsonl, report.json/.md/.png")
-    se.add_argument("--n", type=int, default=300, help="prompts, split evenly over the categories (default 300)")
+    se = sub.add_parser("eval", help="GenEval-style suite over held-out world prompts: JSON, Markdown, bar chart",
+                        formatter_class=fmt)
+    se.add_argument("--out", default="eval-out", metavar="DIR", help="folder for results.jsonl, report.json/.md/.png")
+    se.add_argument("--n", type=_int_in(1), default=300, help="prompts, split evenly over the categories")
     se.add_argument("--modes", default="direct,think,reflect,sketch",
                     help="comma-separated: direct, think, reflect, interleaved, sketch (the oracle)")
     se.add_argument("--categories", default=None, help="comma-separated subset of the categories (default all)")
-    se.add_argument("--seed", type=int, default=0)
-    se.add_argument("--save-images", type=int, default=0, metavar="K", help="keep the first K images per mode")
+    se.add_argument("--seed", type=int, default=0, help="which held-out prompts")
+    se.add_argument("--save-images", type=_int_in(0), default=0, metavar="K", help="keep the first K images per mode")
     se.add_argument("--fresh", action="store_true", help="ignore results.jsonl from an earlier run in --out")
+    se.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
     se.set_defaults(func=cmd_eval)
 
     sc = sub.add_parser("schema", help="print the ScenePlan JSON schema")
@@ -327,22 +464,41 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI. Errors are one line on stderr (exit 2 for bad input, 1 for an internal error), never a
+    traceback (THINKDRAW_DEBUG=1 shows it for an internal error)."""
+    import os
+
+    from thinkdraw.errors import MissingToolError, ToolTimeoutError
+    from thinkdraw.plan.pngmeta import ImageFileError
+
     parser = build_parser()
     a = parser.parse_args(argv)
     try:
         return a.func(a)
-    except CLIError as e:
-        print(f"thinkdraw: error: {e}", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as e:
-        print(f"thinkdraw: error: {e}", file=sys.stderr)
+    except (CLIError, ImageFileError, MissingToolError, ToolTimeoutError, ValueError) as e:
+        print(f"thinkdraw: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("thinkdraw: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"thinkdraw: error: {e.strerror or _one_line(e)}{where}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - the promise is one line, never a traceback
+        if os.environ.get("THINKDRAW_DEBUG"):
+            raise
+        print(f"thinkdraw: internal error: {type(e).__name__}: {_one_line(e)} (set THINKDRAW_DEBUG=1 to see "
+              f"the traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from thinkdraw.think.base import Planner, get_planner
 
 MODES = ("direct", "think", "reflect", "interleaved")
 DEFAULT_MODE = "reflect"
+MIN_SIZE, MAX_SIZE = 32, 2048  # canvas sizes a renderer that draws any size is asked for
 # sampling steps of a refine round (None: the renderer's default; 8 for builtin). 4 steps scored as 6 did
 # (eval seeds 1 and 2, 900 prompts: 0.971 vs 0.972) at 20% less cost per round
 REFINE_STEPS: int | None = 4
@@ -60,21 +61,46 @@ class GenerateResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, and "total"
     rounds: list[Round] = field(default_factory=list)  # reflect: round 0 is the first drawing; interleaved: bands
 
-    def save(self, path: str) -> str:
-        from thinkdraw.plan.pngmeta import save_png
+    kept: int | None = None  # reflect: the index in ``rounds`` of the round whose image was kept
 
-        return str(save_png(self.image, path, self.plan, seed=self.seed, renderer=self.renderer, mode=self.mode,
-                            reasoning=[s.model_dump() for s in self.reasoning.steps]))
+    @property
+    def kept_round(self) -> Round | None:
+        """The round whose image is the result (reflect), or None."""
+        return self.rounds[self.kept] if self.kept is not None and self.rounds else None
+
+    def metadata(self) -> dict:
+        """What the image file carries beside its plan: prompt, seed, backend, reasoning, rounds, timings."""
+        from thinkdraw import __version__
+
+        meta = {"seed": self.seed, "renderer": self.renderer, "mode": self.mode, "thinkdraw": __version__,
+                "reasoning": [s.model_dump() for s in self.reasoning.steps],
+                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+        if self.rounds:
+            meta["rounds"] = [{"label": r.label, "score": r.critique.score, "reflection": r.critique.reflection,
+                               "prompt": r.prompt} for r in self.rounds]
+        if self.kept is not None:
+            meta["kept"] = self.kept
+        return meta
+
+    def save(self, path: str, overwrite: bool = True) -> str:
+        """Write the image with its plan and metadata (PNG, JPEG or WebP by suffix; ``"-"``: PNG to stdout).
+        ``overwrite=False`` refuses an existing file. Returns the path written."""
+        from thinkdraw.plan.pngmeta import write_image
+
+        return write_image(self.image, path, self.plan, overwrite=overwrite, **self.metadata())[0]
 
 
 class Engine:
     def __init__(self, planner: str | Planner = "rules", renderer: str | Renderer = "builtin",
                  critic=None, max_rounds: int = 2, bands: int = 3, band_threshold: float = 0.99,
-                 refine_steps: int | None = REFINE_STEPS) -> None:
+                 refine_steps: int | None = REFINE_STEPS, weights: str | None = None) -> None:
+        """``weights``: a weights folder for the models it holds (else ``$THINKDRAW_WEIGHTS``, else the bundled
+        ones; see models/weights.py)."""
         if max_rounds < 0 or bands < 1:
             raise ValueError("max_rounds must be >= 0 and bands >= 1")
+        self.weights = weights
         self.planner = get_planner(planner) if isinstance(planner, str) else planner
-        self.renderer = get_renderer(renderer) if isinstance(renderer, str) else renderer
+        self.renderer = get_renderer(renderer, weights=weights) if isinstance(renderer, str) else renderer
         self._critic = critic
         self.max_rounds = max_rounds
         self.bands, self.band_threshold = bands, band_threshold
@@ -85,13 +111,14 @@ class Engine:
         if self._critic is None:
             from thinkdraw.reflect.builtin import BuiltinCritic
 
-            self._critic = BuiltinCritic()
+            self._critic = BuiltinCritic(weights=self.weights) if self.weights else BuiltinCritic()
         return self._critic
 
     def generate(self, prompt: str, seed: int = 0, mode: str = DEFAULT_MODE,
-                 progress: Callable[[int, int], None] | None = None) -> GenerateResult:
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+                 progress: Callable[[int, int], None] | None = None, size: int | None = None) -> GenerateResult:
+        """Think (unless ``mode="direct"``), draw, and in reflect mode check and redraw what failed.
+        ``size``: a square canvas in pixels, for renderers that draw any size (the builtin one draws 256)."""
+        check_mode(mode)
         if not prompt or not prompt.strip():
             raise ValueError("empty prompt: say what to draw")
         t0 = time.perf_counter()
@@ -99,6 +126,8 @@ class Engine:
             reasoning, plan = self.planner.plan(prompt, seed=seed)
         else:
             reasoning, plan = Reasoning(), ScenePlan(prompt=" ".join(prompt.split()))
+        if size is not None:
+            self._set_size(plan, size)
         r = self.render(plan, reasoning, seed=seed, mode=mode, progress=progress)
         r.prompt = prompt
         r.timings = {"plan": time.perf_counter() - t0 - r.timings["total"], **r.timings}
@@ -108,10 +137,10 @@ class Engine:
     def render(self, plan: ScenePlan, reasoning: Reasoning, seed: int = 0, mode: str = DEFAULT_MODE,
                progress: Callable[[int, int], None] | None = None) -> GenerateResult:
         """Draw a plan that is already made (any mode but direct), e.g. one edited by hand."""
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        check_mode(mode)
         t1 = time.perf_counter()
         timings: dict[str, float] = {}
+        kept = None
         if mode == "interleaved":
             image, rounds = self._interleaved(plan, reasoning, seed, timings, progress)
         else:
@@ -120,14 +149,23 @@ class Engine:
             timings["draw"] = time.perf_counter() - t1
             image, rounds = out.image, []
         if mode == "reflect":
-            image, rounds = self._reflect(plan, reasoning, image, seed, timings)
+            image, rounds, kept = self._reflect(plan, reasoning, image, seed, timings)
         timings["total"] = time.perf_counter() - t1
         return GenerateResult(prompt=plan.prompt, image=image, plan=plan, reasoning=reasoning, mode=mode, seed=seed,
-                              renderer=self.renderer.name, timings=timings, rounds=rounds)
+                              renderer=self.renderer.name, timings=timings, rounds=rounds, kept=kept)
+
+    def _set_size(self, plan: ScenePlan, size: int) -> None:
+        sizes = getattr(self.renderer, "sizes", None)  # the canvas sizes a renderer draws (None: any)
+        if not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+            raise ValueError(f"size must be a whole number of pixels from {MIN_SIZE} to {MAX_SIZE}, not {size!r}")
+        if sizes is not None and size not in sizes:
+            raise ValueError(f"the {self.renderer.name} renderer draws {', '.join(map(str, sizes))} px canvases, "
+                             f"not {size}; the sketch renderer draws any size")
+        plan.canvas.width = plan.canvas.height = size
 
     def _reflect(self, plan: ScenePlan, reasoning: Reasoning, image: Image.Image, seed: int,
-                 timings: dict[str, float]) -> tuple[Image.Image, list[Round]]:
-        """Check, redraw only the failed regions, check again; keep the best round."""
+                 timings: dict[str, float]) -> tuple[Image.Image, list[Round], int]:
+        """Check, redraw only the failed regions, check again; keep the best round (image, rounds, its index)."""
         t = time.perf_counter()
         crit = self.critic.check(image, plan)
         rounds = [Round(image, crit, time.perf_counter() - t, label="draw")]
@@ -153,7 +191,7 @@ class Engine:
         best = max(range(len(rounds)), key=lambda i: (*_merit(rounds[i].critique), -i))
         if len(rounds) > 1:
             reasoning.add("reflect", f"Kept round {best} (score {rounds[best].critique.score:.2f}).")
-        return rounds[best].image, rounds
+        return rounds[best].image, rounds, best
 
     def _interleaved(self, plan: ScenePlan, reasoning: Reasoning, seed: int, timings: dict[str, float],
                      progress) -> tuple[Image.Image, list[Round]]:
@@ -207,6 +245,11 @@ class Engine:
                     break
             image = best[1]
         return image, rounds
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
 
 
 def _merit(c: Critique) -> tuple[float, float]:

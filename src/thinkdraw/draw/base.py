@@ -47,18 +47,19 @@ class UnknownBackendError(ValueError):
     pass
 
 
-_RENDERERS: dict[str, Callable[[], Renderer]] = {}
+_RENDERERS: dict[str, Callable[..., Renderer]] = {}
 
 
-def register_renderer(name: str, factory: Callable[[], Renderer]) -> None:
+def register_renderer(name: str, factory: Callable[..., Renderer]) -> None:
+    """``factory(weights=None)`` builds the renderer; ``weights`` is a weights folder (or None)."""
     _RENDERERS[name] = factory
 
 
-def get_renderer(name: str) -> Renderer:
+def get_renderer(name: str, weights: str | None = None) -> Renderer:
     _load_builtin()
     if name not in _RENDERERS:
         raise UnknownBackendError(f"unknown renderer {name!r}; available: {', '.join(sorted(_RENDERERS))}")
-    return _RENDERERS[name]()
+    return _RENDERERS[name](weights=weights)
 
 
 def renderer_names() -> list[str]:
@@ -70,11 +71,11 @@ def _load_builtin() -> None:
     if "sketch" not in _RENDERERS:
         from thinkdraw.draw.sketch import SketchRenderer
 
-        register_renderer("sketch", SketchRenderer)
+        register_renderer("sketch", lambda weights=None: SketchRenderer())  # draws with the world: no weights
     if "builtin" not in _RENDERERS:
-        def _builtin() -> Renderer:
+        def _builtin(weights: str | None = None) -> Renderer:
             from thinkdraw.draw.builtin import BuiltinRenderer
 
-            return BuiltinRenderer()
+            return BuiltinRenderer(weights=weights)
 
         register_renderer("builtin", _builtin)

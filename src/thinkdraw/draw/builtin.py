@@ -29,17 +29,25 @@ CROP_CONTEXT = 2  # latent cells of context around a masked region (windows are 
 
 class BuiltinRenderer:
     name = "builtin"
+    sizes = (256,)  # the canvas it was trained on
 
     def __init__(self, steps: int = 8, guidance: float = 2.0, direct_guidance: float = 2.0,
                  tokenizer_path: str | None = None, generator_path: str | None = None,
-                 tokenizer=None, generator=None, crop: bool = True, blend: bool = True) -> None:
-        """Loads the bundled weights unless model objects (or other weight files) are given."""
-        from thinkdraw.models.bundled import load_generator, load_tokenizer, set_threads
+                 tokenizer=None, generator=None, crop: bool = True, blend: bool = True,
+                 weights: str | None = None) -> None:
+        """Loads the weights in force (``weights`` folder, else ``$THINKDRAW_WEIGHTS``, else the bundled ones)
+        unless model objects or weight files are given; a generator trained on another tokenizer is refused."""
+        from thinkdraw.models.bundled import load_generator, load_tokenizer, model_file, set_threads
+        from thinkdraw.models.weights import check_pair
 
         set_threads()
+        if tokenizer is None and generator is None:
+            check_pair(model_file("tokenizer", tokenizer_path, weights), model_file("generator", generator_path, weights))
         # channels-last weights: the CPU convolutions run ~15% faster (measured on 2 cores)
-        self.tokenizer = (tokenizer or load_tokenizer(tokenizer_path)).eval().to(memory_format=torch.channels_last)
-        self.generator = (generator or load_generator(generator_path)).eval().to(memory_format=torch.channels_last)
+        self.tokenizer = (tokenizer or load_tokenizer(tokenizer_path, weights)).eval().to(
+            memory_format=torch.channels_last)
+        self.generator = (generator or load_generator(generator_path, weights)).eval().to(
+            memory_format=torch.channels_last)
         self.steps, self.guidance, self.direct_guidance = steps, guidance, direct_guidance
         self.crop = crop
         self.blend = blend

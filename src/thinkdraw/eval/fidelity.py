@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from thinkdraw.errors import MissingToolError, ToolTimeoutError
 from thinkdraw.plan.schema import ScenePlan
 from thinkdraw.world.vocab import COLORS
 
@@ -41,6 +42,7 @@ MIN_FILL = 0.08  # share of the box that must be object pixels
 MARGIN = 0.05
 COLOR_SHARE = 0.15
 OCR_SCALES = (4, 3, 5)
+OCR_TIMEOUT = 60.0  # seconds for one Tesseract call (a line crop takes ~30 ms)
 ABSENT_AREA = 0.006  # share of the canvas: a small world object is ~0.01
 ABSENT_PAD = 0.03  # boxes are padded by this share of the canvas (shadows, anti-aliasing) before looking
 
@@ -87,11 +89,18 @@ def _px(box, w: int, h: int) -> tuple[int, int, int, int]:
     return x0, y0, max(x0 + 1, int(np.ceil(box[2] * w))), max(y0 + 1, int(np.ceil(box[3] * h)))
 
 
-def ocr(img: Image.Image, scale: int = 4) -> str:
-    """Tesseract's single-line reading of ``img`` (upscaled ``scale`` times), stripped."""
+def require_tesseract() -> str:
+    """The path of the ``tesseract`` program; MissingToolError (one clear line) when it is not installed."""
     exe = shutil.which("tesseract")
     if exe is None:
-        raise RuntimeError("tesseract is not installed (Debian: apt-get install tesseract-ocr)")
+        raise MissingToolError("tesseract", "Debian/Ubuntu: apt-get install tesseract-ocr; macOS: brew install "
+                               "tesseract; Windows: the UB Mannheim installer", "the eval's independent text judge")
+    return exe
+
+
+def ocr(img: Image.Image, scale: int = 4) -> str:
+    """Tesseract's single-line reading of ``img`` (upscaled ``scale`` times), stripped."""
+    exe = require_tesseract()
     im = img.convert("L")
     im = im.resize((im.width * scale, im.height * scale), Image.Resampling.LANCZOS)
     # binarise (Otsu), dark text on white, with a white margin: what Tesseract reads best
@@ -111,8 +120,11 @@ def ocr(img: Image.Image, scale: int = 4) -> str:
         p = Path(d) / "t.png"
         im.save(p)
         # one OpenMP thread: the same reading, ~35% faster on small images (no thread start-up)
-        r = subprocess.run([exe, str(p), "stdout", "--psm", "7"], capture_output=True, text=True, timeout=60,
-                           env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+        try:
+            r = subprocess.run([exe, str(p), "stdout", "--psm", "7"], capture_output=True, text=True,
+                               timeout=OCR_TIMEOUT, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
+        except subprocess.TimeoutExpired as e:
+            raise ToolTimeoutError("tesseract", OCR_TIMEOUT) from e
     return " ".join(r.stdout.split())
 
 

@@ -9,14 +9,16 @@ import torch
 
 from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
 from thinkdraw.models.generator import GenConfig, Generator
+from thinkdraw.models.reader import ReaderConfig, TextReader
 from thinkdraw.models.segmenter import SegConfig, Segmenter
 from thinkdraw.models.verifier import BoxVerifier, VerifierConfig
-from thinkdraw.models.weights import WEIGHTS_DIR, WeightsError, load_into, read_weights
+from thinkdraw.models.weights import WEIGHTS_DIR, WeightsError, load_into, read_weights, weights_path
 
 TOKENIZER_FILE = WEIGHTS_DIR / "tokenizer.safetensors"
 CRITIC_FILE = WEIGHTS_DIR / "critic.safetensors"
 VERIFIER_FILE = WEIGHTS_DIR / "verifier.safetensors"
 GENERATOR_FILE = WEIGHTS_DIR / "generator.safetensors"
+READER_FILE = WEIGHTS_DIR / "reader.safetensors"
 
 
 def _cfg(cls, d: dict):
@@ -29,32 +31,38 @@ def _cfg(cls, d: dict):
         raise WeightsError(f"unknown model config {d}: {e}") from e
 
 
-@lru_cache(maxsize=4)
-def load_tokenizer(path: str | Path | None = None) -> AutoEncoder:
-    path = Path(path) if path else TOKENIZER_FILE
+def model_file(name: str, path: str | Path | None = None, folder: str | Path | None = None) -> Path:
+    """``path`` when given, else model ``name`` from the weights folder in force (see models/weights.py)."""
+    return Path(path) if path else weights_path(name, folder)
+
+
+@lru_cache(maxsize=8)
+def _load(kind: str, path: Path):
+    model_cls, cfg_cls = {"tokenizer": (AutoEncoder, AEConfig), "generator": (Generator, GenConfig),
+                          "critic": (Segmenter, SegConfig), "verifier": (BoxVerifier, VerifierConfig),
+                          "reader": (TextReader, ReaderConfig)}[kind]
     sd, meta = read_weights(path)
-    return load_into(AutoEncoder(_cfg(AEConfig, meta["config"])), sd, path)
+    return load_into(model_cls(_cfg(cfg_cls, meta["config"])), sd, path)
 
 
-@lru_cache(maxsize=4)
-def load_generator(path: str | Path | None = None) -> Generator:
-    path = Path(path) if path else GENERATOR_FILE
-    sd, meta = read_weights(path)
-    return load_into(Generator(_cfg(GenConfig, meta["config"])), sd, path)
+def load_tokenizer(path: str | Path | None = None, folder: str | Path | None = None) -> AutoEncoder:
+    return _load("tokenizer", model_file("tokenizer", path, folder))
 
 
-@lru_cache(maxsize=4)
-def load_segmenter(path: str | Path | None = None) -> Segmenter:
-    path = Path(path) if path else CRITIC_FILE
-    sd, meta = read_weights(path)
-    return load_into(Segmenter(_cfg(SegConfig, meta["config"])), sd, path)
+def load_generator(path: str | Path | None = None, folder: str | Path | None = None) -> Generator:
+    return _load("generator", model_file("generator", path, folder))
 
 
-@lru_cache(maxsize=4)
-def load_verifier(path: str | Path | None = None) -> BoxVerifier:
-    path = Path(path) if path else VERIFIER_FILE
-    sd, meta = read_weights(path)
-    return load_into(BoxVerifier(_cfg(VerifierConfig, meta["config"])), sd, path)
+def load_segmenter(path: str | Path | None = None, folder: str | Path | None = None) -> Segmenter:
+    return _load("critic", model_file("critic", path, folder))
+
+
+def load_verifier(path: str | Path | None = None, folder: str | Path | None = None) -> BoxVerifier:
+    return _load("verifier", model_file("verifier", path, folder))
+
+
+def load_reader(path: str | Path | None = None, folder: str | Path | None = None) -> TextReader:
+    return _load("reader", model_file("reader", path, folder))
 
 
 def bundled_available() -> bool:

@@ -45,14 +45,27 @@ def load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer) ->
     return json.loads(meta["step"]), json.loads(meta["extra"])
 
 
-def add_config_args(p, cls) -> None:
-    """One ``--flag`` per field of a plain config dataclass, plus --resume and --export."""
+def add_config_args(p, cls, helps: dict[str, str] | None = None) -> None:
+    """One ``--flag`` per field of a plain config dataclass (its help from ``helps`` or the field's comment
+    name, its default shown), plus --resume and --export."""
     from dataclasses import asdict
 
+    helps = helps or {}
     for k, v in asdict(cls()).items():
-        p.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v)
+        what = helps.get(k, k.replace("_", " "))
+        p.add_argument(f"--{k.replace('_', '-')}", type=type(v), default=v, metavar=type(v).__name__.upper(),
+                       help=f"{what} (default: {v!r})")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
-    p.add_argument("--export", action="store_true", help="copy the weights, log and curve into the package")
+    p.add_argument("--export", nargs="?", const="", default=None, metavar="DIR",
+                   help="copy the weights, log and curve into a weights folder: DIR, or without DIR the user "
+                        f"weights folder ({_user_dir()}); use it with --weights DIR or $THINKDRAW_WEIGHTS. "
+                        "A file replaced there is kept under DIR/backup/")
+
+
+def _user_dir() -> str:
+    from thinkdraw.models.weights import user_weights_dir
+
+    return str(user_weights_dir())
 
 
 def config_from_args(cls, a):
@@ -81,29 +94,43 @@ def open_run(cfg, model: nn.Module, resume: bool, log, weight_decay: float = 0.0
     return out, opt, ckpt, step, runlog
 
 
-def finish_run(runlog: RunLog, model: nn.Module, out: Path, name: str, export: bool, summary: dict,
+def finish_run(runlog: RunLog, model: nn.Module, out: Path, name: str, export, summary: dict,
                extra: dict | None = None) -> Path:
     """The end of every training run: the log's summary, OUT/NAME.safetensors (fp16, config in its metadata)
-    and, with ``export``, the weights, log and curve copied into the package. Returns the weights' path."""
+    and, with ``export`` (True or "": the user weights folder; a path: that folder; None/False: none), the
+    weights, log and curve copied into a weights folder. Returns the weights' path."""
     from thinkdraw.models.weights import save_weights
 
     runlog.write(summary=summary)
     final = save_weights(model, out / f"{name}.safetensors", model.config.to_dict(), extra=extra)
-    return export_run(out, name) if export else final
+    if export is None or export is False:
+        return final
+    return export_run(out, name, None if export in (True, "") else Path(export),
+                      tokenizer_sha256=(extra or {}).get("tokenizer_sha256"))
 
 
-def export_run(out: Path, name: str) -> Path:
-    """Copy a run's weights, log and loss curve into the package's weights folder (they travel together)."""
+def export_run(out: Path, name: str, folder: Path | None = None, tokenizer_sha256: str | None = None) -> Path:
+    """Copy a run's weights, log and loss curve into ``folder`` (default: the user weights folder, never the
+    package unless it is named), keeping any file it replaces under ``folder/backup/``, and record the export
+    (with the tokenizer a generator was trained on) in the folder's weights.json."""
     import shutil
 
-    from thinkdraw.models.weights import WEIGHTS_DIR
+    from thinkdraw.models.weights import record_export, user_weights_dir
 
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    dst = WEIGHTS_DIR / f"{name}.safetensors"
-    shutil.copyfile(out / f"{name}.safetensors", dst)
-    shutil.copyfile(out / "train_log.json", WEIGHTS_DIR / f"{name}.train_log.json")
-    shutil.copyfile(out / "loss_curve.png", WEIGHTS_DIR / f"{name}.loss_curve.png")
-    return dst
+    folder = Path(folder) if folder is not None else user_weights_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for src, dst in ((f"{name}.safetensors", f"{name}.safetensors"), ("train_log.json", f"{name}.train_log.json"),
+                     ("loss_curve.png", f"{name}.loss_curve.png")):
+        target = folder / dst
+        if target.is_file():
+            (folder / "backup").mkdir(exist_ok=True)
+            shutil.copy2(target, folder / "backup" / f"{Path(dst).stem}-{stamp}{Path(dst).suffix}")
+        tmp = folder / f".{dst}.tmp"
+        shutil.copyfile(out / src, tmp)
+        tmp.replace(target)
+    record_export(folder, name, tokenizer_sha256)
+    return folder / f"{name}.safetensors"
 
 
 def cosine_lr(step: int, total: int, base: float, warmup: int = 100) -> float:
@@ -117,8 +144,12 @@ class RunLog:
     """Appends records to ``log.json`` (rewritten atomically) and draws ``loss_curve.png`` beside it."""
 
     def __init__(self, out_dir: Path, config: dict, resume: bool) -> None:
+        from thinkdraw.progress import Progress
+
         self.dir = out_dir
         self.path = out_dir / "train_log.json"
+        self.total = (config.get("train") or {}).get("steps")
+        self.progress = Progress(f"train {out_dir.name}")  # a bar with ETA on a terminal, silent elsewhere
         self.data = {"config": config, "records": [], "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         if resume and self.path.is_file():
             self.data = json.loads(self.path.read_text())
@@ -126,6 +157,8 @@ class RunLog:
 
     def add(self, **rec) -> None:
         self.data["records"].append(rec)
+        if self.total and "step" in rec:
+            self.progress(int(rec["step"]), int(self.total))
 
     def write(self, summary: dict | None = None) -> None:
         if summary:

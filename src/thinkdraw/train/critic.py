@@ -118,7 +118,7 @@ def _down(t: np.ndarray, f: int) -> np.ndarray:
     return t[f // 2::f, f // 2::f]
 
 
-def train(cfg: CriticConfig, resume: bool = False, export: bool = False, log=print) -> Path:
+def train(cfg: CriticConfig, resume: bool = False, export: bool | str | None = None, log=print) -> Path:
     torch.manual_seed(cfg.seed)
     model = Segmenter(SegConfig())
     out, opt, ckpt, step, runlog = open_run(cfg, model, resume, log)

@@ -117,7 +117,7 @@ def batch_cond(data: dict[str, torch.Tensor], idx: torch.Tensor, drop_plan: torc
     return Cond(cat, color, edge, glyph, scene, tokens, keep.float())
 
 
-def train(cfg: GenTrainConfig, resume: bool = False, export: bool = False, log=print) -> Path:
+def train(cfg: GenTrainConfig, resume: bool = False, export: bool | str | None = None, log=print) -> Path:
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
@@ -170,8 +170,14 @@ def train(cfg: GenTrainConfig, resume: bool = False, export: bool = False, log=p
             save_checkpoint(ckpt, model, opt, step, {})
             save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(out / "ema.safetensors"))
             runlog.write()
+    from thinkdraw.models.bundled import model_file
+    from thinkdraw.models.weights import file_sha256
+
+    # the tokenizer whose latents it learned: a weights folder refuses to pair it with any other
+    tok_sha = file_sha256(model_file("tokenizer", cfg.tokenizer or None))
     return finish_run(runlog, ema, out, "generator", export,
-                      {"params": n_params, "samples": N, "wall_s": round(time.perf_counter() - t0, 1)})
+                      {"params": n_params, "samples": N, "wall_s": round(time.perf_counter() - t0, 1)},
+                      extra={"tokenizer_sha256": tok_sha})
 
 
 def add_args(p: argparse.ArgumentParser) -> None:

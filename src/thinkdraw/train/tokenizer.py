@@ -93,7 +93,7 @@ def evaluate(model: AutoEncoder, n: int, seed: int = 1234) -> dict:
             "psnr_text_images": float(np.mean(text_vals)) if text_vals else None, "n": n}
 
 
-def train(cfg: TokConfig, resume: bool = False, export: bool = False, log=print) -> Path:
+def train(cfg: TokConfig, resume: bool = False, export: bool | str | None = None, log=print) -> Path:
     torch.manual_seed(cfg.seed)
     model = AutoEncoder(AEConfig())
     out, opt, ckpt, step, runlog = open_run(cfg, model, resume, log)

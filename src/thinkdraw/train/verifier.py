@@ -137,7 +137,7 @@ def evaluate(model: BoxVerifier, x: np.ndarray, cat: np.ndarray, col: np.ndarray
             "val_color_acc": float((pk == col)[kc].mean()) if kc.any() else float("nan")}
 
 
-def train(cfg: VerifierTrainConfig, resume: bool = False, export: bool = False, log=print) -> Path:
+def train(cfg: VerifierTrainConfig, resume: bool = False, export: bool | str | None = None, log=print) -> Path:
     torch.manual_seed(cfg.seed)
     model = BoxVerifier(VerifierConfig())
     vc = model.config
