@@ -513,6 +513,7 @@ def _place_texts(plan: ScenePlan, res: LayoutResult) -> None:
                 continue
             px = min(max_px, fit_font_size(t.content, aw * 0.97, ah * 0.8, lo=4, hi=max_px))
             tw, th = text_extent(t.content, px)
+            th = th or px  # no ink (a string of spaces): a box one line tall, never an empty one
             tw, th = min(tw + 0.03 * aw + 2, aw) / W, (th * 1.3) / H
             cx = (area[0] + area[2]) / 2
             cy = area[1] + (k + 0.5) * (area[3] - area[1]) / len(ts)

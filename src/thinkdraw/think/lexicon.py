@@ -72,6 +72,7 @@ TEXT_INTRODUCERS: list[tuple[str, ...]] = [tuple(p.split()) for p in (
     "that spells", "spelling", "with the name", "the word", "the words", "the text", "the letters",
     "inscribed", "showing the text", "displaying", "that displays", "with the caption", "captioned",
     "showing", "that shows", "which shows", "bearing", "with the slogan", "announcing", "that announces",
+    "that say", "which say", "that read", "which read",  # plural carriers: "two signs that say OPEN"
 )]
 # introducers that also have an ordinary meaning ("a photo showing a cat"): text only after a text carrier
 WEAK_TEXT_INTRODUCERS: set[tuple[str, ...]] = {tuple(p.split()) for p in (

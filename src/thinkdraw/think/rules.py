@@ -759,7 +759,7 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
     if not positive and not ps.free_texts:
         if negatives:
             raise PlanningError(f"nothing to draw: the prompt only says what must not appear ({', '.join(negatives)})")
-        raise PlanningError(f"nothing to draw in {prompt!r}: no object was recognised")
+        raise PlanningError(f"nothing to draw in {_short(prompt, 80)!r}: no object was recognised")
     relations = _mention_relations(ps.items) + _absolute_relations(positive)
     _add_entities(plan, positive)
     plan.relations = _dedupe(relations)
@@ -858,10 +858,9 @@ def _mention_relations(items: list) -> list[Relation]:
     k = 0
 
     def resolve_pronoun(m: Mention) -> Mention | None:
-        if m.dropped:
-            return None
         if not m.pronoun:
-            return m.ref or m
+            r = m.ref or m
+            return r if r.ids else None  # no ids: not planned (counted zero, or dropped at the entity cap)
         return next((h for h in reversed(history) if all(h is not r for r in run)), None)
 
     while k < len(items):
@@ -885,7 +884,7 @@ def _mention_relations(items: list) -> list[Relation]:
         cands = list(islice((x for x in items[k + 1:] if isinstance(x, Mention) and not x.negated), 2))
         objs = [o for o in map(resolve_pronoun, cands) if o is not None]
         nxt = [x for x in items[k + 1:k + 6] if isinstance(x, Mention)]
-        if not objs or not nxt or cands[0].dropped:
+        if not objs or not nxt or (not cands[0].pronoun and resolve_pronoun(cands[0]) is None):
             k += 1
             continue
         pred = it.pred
