@@ -244,3 +244,73 @@ def test_internal_errors_are_one_line(capsys, monkeypatch):
     monkeypatch.delenv("THINKDRAW_DEBUG", raising=False)
     code, _, err = run(capsys, "schema")
     assert code == 1 and "internal error" in err and "Traceback" not in err
+
+
+def _retrained_tokenizer(folder: Path) -> None:
+    """A stand-in for a retrained tokenizer: the bundled one saved again (same shapes, another file)."""
+    from thinkdraw.models.bundled import load_tokenizer
+    from thinkdraw.models.weights import save_weights
+
+    tok = load_tokenizer()
+    save_weights(tok, folder / "tokenizer.safetensors", tok.config.to_dict(), extra={"note": "retrained"})
+
+
+def test_weights_folder_refuses_a_generator_with_another_tokenizer(tmp_path, capsys):
+    folder = tmp_path / "w"
+    folder.mkdir()
+    _retrained_tokenizer(folder)
+    code, _, err = run(capsys, "generate", "a red ball", "-o", str(tmp_path / "x.png"), "--mode", "think",
+                       "--weights", str(folder))
+    assert code == 2 and "trained on another tokenizer" in err, err
+    one_line_error(err)
+
+
+def test_weights_env_and_matching_folder(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from thinkdraw.models.weights import WEIGHTS_DIR, record_export, weights_path
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    for name in ("tokenizer", "generator"):
+        shutil.copyfile(WEIGHTS_DIR / f"{name}.safetensors", folder / f"{name}.safetensors")
+    record_export(folder, "tokenizer")
+    from thinkdraw.models.weights import file_sha256
+
+    record_export(folder, "generator", tokenizer_sha256=file_sha256(folder / "tokenizer.safetensors"))
+    monkeypatch.setenv("THINKDRAW_WEIGHTS", str(folder))
+    assert weights_path("generator") == folder / "generator.safetensors"
+    assert weights_path("critic") == WEIGHTS_DIR / "critic.safetensors"  # not in the folder: the bundled one
+    code, _, err = run(capsys, "generate", "a red ball", "-o", str(tmp_path / "x.png"), "--mode", "think", "-q")
+    assert code == 0, err
+
+
+def test_export_goes_to_the_user_folder_with_backups(tmp_path, monkeypatch):
+    import json as _json
+
+    from thinkdraw.models.weights import WEIGHTS_DIR, user_weights_dir
+    from thinkdraw.train.common import export_run
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "critic.safetensors").write_bytes((WEIGHTS_DIR / "critic.safetensors").read_bytes())
+    (run_dir / "train_log.json").write_text("{}")
+    (run_dir / "loss_curve.png").write_bytes(b"png")
+    bundled = (WEIGHTS_DIR / "critic.safetensors").stat().st_mtime_ns
+    for _ in range(2):
+        dst = export_run(run_dir, "critic")
+    assert dst.parent == user_weights_dir() and str(tmp_path) in str(dst)
+    assert (WEIGHTS_DIR / "critic.safetensors").stat().st_mtime_ns == bundled  # the package is untouched
+    assert len(list((dst.parent / "backup").glob("critic-*.safetensors"))) == 1
+    manifest = _json.loads((dst.parent / "weights.json").read_text())
+    assert "sha256" in manifest["files"]["critic.safetensors"]
+
+
+def test_bundled_generator_is_recorded_with_its_tokenizer():
+    from thinkdraw.models.bundled import GENERATOR_FILE, TOKENIZER_FILE
+    from thinkdraw.models.weights import check_pair, file_sha256, trained_on_tokenizer
+
+    assert trained_on_tokenizer(GENERATOR_FILE) == file_sha256(TOKENIZER_FILE)
+    check_pair(TOKENIZER_FILE, GENERATOR_FILE)

@@ -27,7 +27,9 @@ import numpy as np
 from PIL import Image
 
 from thinkdraw.draw.base import Renderer, get_renderer
-from thinkdraw.plan.schema import Critique, Reasoning, ScenePlan
+from thinkdraw.pixels import boxes_mask
+from thinkdraw.plan.schema import Critique, EditPlan, Reasoning, ScenePlan
+from thinkdraw.reflect.base import Critic, get_critic
 from thinkdraw.reflect.refine import critique_to_edit, describe
 from thinkdraw.think.base import Planner, get_planner
 
@@ -42,11 +44,11 @@ REFINE_STEPS: int | None = 4
 @dataclass
 class Round:
     image: Image.Image
-    critique: object  # thinkdraw.plan.schema.Critique
+    critique: Critique
     seconds: float
     label: str = ""  # "draw", "refine 1", "band 1/3", "band 1/3 redraw"...
     prompt: str = ""  # interleaved: the band's sub-prompt
-    edit: object = None  # reflect: the EditPlan (operations + mask) this round carried out
+    edit: EditPlan | None = None  # reflect: the EditPlan (operations + mask) this round carried out
 
 
 @dataclass
@@ -92,7 +94,7 @@ class GenerateResult:
 
 class Engine:
     def __init__(self, planner: str | Planner = "rules", renderer: str | Renderer = "builtin",
-                 critic=None, max_rounds: int = 2, bands: int = 3, band_threshold: float = 0.99,
+                 critic: str | Critic = "builtin", max_rounds: int = 2, bands: int = 3, band_threshold: float = 0.99,
                  refine_steps: int | None = REFINE_STEPS, weights: str | None = None) -> None:
         """``weights``: a weights folder for the models it holds (else ``$THINKDRAW_WEIGHTS``, else the bundled
         ones; see models/weights.py)."""
@@ -101,17 +103,17 @@ class Engine:
         self.weights = weights
         self.planner = get_planner(planner) if isinstance(planner, str) else planner
         self.renderer = get_renderer(renderer, weights=weights) if isinstance(renderer, str) else renderer
-        self._critic = critic
+        self._critic: Critic | None = None if isinstance(critic, str) else critic
+        self._critic_name = critic if isinstance(critic, str) else getattr(critic, "name", type(critic).__name__)
         self.max_rounds = max_rounds
         self.bands, self.band_threshold = bands, band_threshold
         self.refine_steps = refine_steps
 
     @property
-    def critic(self):
+    def critic(self) -> Critic:
+        """The critic, built on first use (think and direct modes never load it)."""
         if self._critic is None:
-            from thinkdraw.reflect.builtin import BuiltinCritic
-
-            self._critic = BuiltinCritic(weights=self.weights) if self.weights else BuiltinCritic()
+            self._critic = get_critic(self._critic_name, weights=self.weights)
         return self._critic
 
     def generate(self, prompt: str, seed: int = 0, mode: str = DEFAULT_MODE,
@@ -290,9 +292,4 @@ def band_plan(plan: ScenePlan, ids: set[str], bands_in: set[int], bands: int) ->
 
 def regions_mask(boxes, width: int, height: int, pad: int = 4):
     """Boolean HxW mask covering the boxes, padded by ``pad`` pixels."""
-    m = np.zeros((height, width), bool)
-    for b in boxes:
-        x0, y0 = max(0, int(b[0] * width) - pad), max(0, int(b[1] * height) - pad)
-        x1, y1 = min(width, int(np.ceil(b[2] * width)) + pad), min(height, int(np.ceil(b[3] * height)) + pad)
-        m[y0:y1, x0:x1] = True
-    return m
+    return boxes_mask(boxes, width, height, pad)

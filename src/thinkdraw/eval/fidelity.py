@@ -20,31 +20,37 @@ see ``benchmarks/bench_generate.py --validate``.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from thinkdraw.errors import MissingToolError, ToolTimeoutError
+from thinkdraw.pixels import (
+    COLOR_LIST,
+    OCR_SCALES,
+    box_px,
+    components,
+    named_colors,
+    point_relation_holds,
+    read_box_tesseract,
+    require_tesseract,
+    tesseract_line,
+)
 from thinkdraw.plan.schema import ScenePlan
-from thinkdraw.world.vocab import COLORS
 
-NAMES = list(COLORS)
-PALETTE = np.array([COLORS[n] for n in NAMES], np.float32)
+NAMES = COLOR_LIST
 DIFF = 60.0  # per-pixel L1 (sum over RGB) distance from the background that counts as "object"
 MIN_FILL = 0.08  # share of the box that must be object pixels
 MARGIN = 0.05
 COLOR_SHARE = 0.15
-OCR_SCALES = (4, 3, 5)
-OCR_TIMEOUT = 60.0  # seconds for one Tesseract call (a line crop takes ~30 ms)
 ABSENT_AREA = 0.006  # share of the canvas: a small world object is ~0.01
 ABSENT_PAD = 0.03  # boxes are padded by this share of the canvas (shadows, anti-aliasing) before looking
+
+# the judge's reader is Tesseract (the critic reads with its own network): pixels.py holds the code
+ocr = tesseract_line
+read_text = read_box_tesseract
+__all__ = ["OCR_SCALES", "components", "named_colors", "ocr", "read_text", "require_tesseract", "score_image"]
 
 
 @dataclass
@@ -71,90 +77,11 @@ class Fidelity:
         return all(f.passed for f in self.facts)
 
 
-def named_colors(pixels: np.ndarray) -> np.ndarray:
-    """Index of the nearest named colour for each RGB pixel (N,3)."""
-    d = ((pixels[:, None, :].astype(np.float32) - PALETTE[None]) ** 2).sum(-1)
-    return d.argmin(1)
-
-
 def background_of(plan: ScenePlan, w: int, h: int) -> np.ndarray:
     from thinkdraw.world.render import _background
 
     return np.asarray(_background(plan.background.kind, plan.background.time, tuple(plan.background.colors), w, h),
                       np.float32)
-
-
-def _px(box, w: int, h: int) -> tuple[int, int, int, int]:
-    x0, y0 = int(box[0] * w), int(box[1] * h)
-    return x0, y0, max(x0 + 1, int(np.ceil(box[2] * w))), max(y0 + 1, int(np.ceil(box[3] * h)))
-
-
-def require_tesseract() -> str:
-    """The path of the ``tesseract`` program; MissingToolError (one clear line) when it is not installed."""
-    exe = shutil.which("tesseract")
-    if exe is None:
-        raise MissingToolError("tesseract", "Debian/Ubuntu: apt-get install tesseract-ocr; macOS: brew install "
-                               "tesseract; Windows: the UB Mannheim installer", "the eval's independent text judge")
-    return exe
-
-
-def ocr(img: Image.Image, scale: int = 4) -> str:
-    """Tesseract's single-line reading of ``img`` (upscaled ``scale`` times), stripped."""
-    exe = require_tesseract()
-    im = img.convert("L")
-    im = im.resize((im.width * scale, im.height * scale), Image.Resampling.LANCZOS)
-    # binarise (Otsu), dark text on white, with a white margin: what Tesseract reads best
-    a = np.asarray(im, np.float32)
-    hist = np.bincount(a.astype(np.uint8).ravel(), minlength=256).astype(np.float64)
-    levels = np.arange(256)
-    w0 = np.cumsum(hist)
-    m0 = np.cumsum(hist * levels)
-    total, mt = w0[-1], m0[-1]
-    between = (mt * w0 - m0 * total) ** 2 / np.maximum(w0 * (total - w0), 1e-9)
-    thr = int(np.argmax(between))
-    bright = a > thr
-    text = ~bright if bright.mean() > 0.5 else bright  # the minority is the text
-    text &= ~_touching_border(text)  # board edges and neighbours cut by the crop are not letters
-    im = Image.fromarray(np.pad(np.where(text, 0, 255).astype(np.uint8), 20, constant_values=255))
-    with tempfile.TemporaryDirectory() as d:
-        p = Path(d) / "t.png"
-        im.save(p)
-        # one OpenMP thread: the same reading, ~35% faster on small images (no thread start-up)
-        try:
-            r = subprocess.run([exe, str(p), "stdout", "--psm", "7"], capture_output=True, text=True,
-                               timeout=OCR_TIMEOUT, env={**os.environ, "OMP_THREAD_LIMIT": "1"})
-        except subprocess.TimeoutExpired as e:
-            raise ToolTimeoutError("tesseract", OCR_TIMEOUT) from e
-    return " ".join(r.stdout.split())
-
-
-def read_text(image: Image.Image, box, expected: str | None = None, pad: int = 3) -> str:
-    """Tesseract's reading of ``box`` (0..1) in ``image``: at a few upscales, stopping at ``expected``."""
-    w, h = image.size
-    x0, y0, x1, y1 = _px(box, w, h)
-    crop = image.crop((max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)))
-    read = ""
-    for scale in OCR_SCALES:  # Tesseract's reading depends on the upscale: the first exact reading counts
-        read = ocr(crop, scale)
-        if read == expected:
-            break
-    return read
-
-
-def _touching_border(m: np.ndarray) -> np.ndarray:
-    """Pixels of ``m`` connected (4-neighbourhood) to the image border: morphological reconstruction."""
-    seed = np.zeros_like(m)
-    seed[0, :], seed[-1, :], seed[:, 0], seed[:, -1] = m[0, :], m[-1, :], m[:, 0], m[:, -1]
-    while True:
-        grown = seed.copy()
-        grown[1:] |= seed[:-1]
-        grown[:-1] |= seed[1:]
-        grown[:, 1:] |= seed[:, :-1]
-        grown[:, :-1] |= seed[:, 1:]
-        grown &= m
-        if np.array_equal(grown, seed):
-            return seed
-        seed = grown
 
 
 def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidelity:
@@ -169,7 +96,7 @@ def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidel
     for e in sorted(plan.entities, key=lambda e: -e.z):
         if e.box is None:
             continue
-        x0, y0, x1, y1 = _px(e.box, w, h)
+        x0, y0, x1, y1 = box_px(e.box, w, h)
         claimed[y0:y1, x0:x1] = True
         m = objmask[y0:y1, x0:x1]
         fill = float(m.mean()) if m.size else 0.0
@@ -213,15 +140,14 @@ def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidel
                 if a is None or b is None:
                     ok = False
                     continue
-                d = {"left_of": b[0] - a[0], "right_of": a[0] - b[0], "above": b[1] - a[1], "below": a[1] - b[1]}
-                ok &= d[r.predicate] >= MARGIN
+                ok &= point_relation_holds(r.predicate, a, b, MARGIN)
         fid.facts.append(FactResult("position", f"{r.subject} {r.predicate} {r.object}", ok))
     if plan.negatives:
         free = objmask.copy()
         p = int(ABSENT_PAD * w)
         for e in plan.entities:
             if e.box is not None:
-                x0, y0, x1, y1 = _px(e.box, w, h)
+                x0, y0, x1, y1 = box_px(e.box, w, h)
                 free[max(0, y0 - p):y1 + p, max(0, x0 - p):x1 + p] = False
         big = [a for a in _component_areas(free) if a >= ABSENT_AREA * w * h]
         for neg in plan.negatives:
@@ -250,31 +176,6 @@ def _extra_blobs(img: np.ndarray, free: np.ndarray, members, w: int, h: int) -> 
     m[ys[sel], xs[sel]] = True
     area = np.mean([(e.box[2] - e.box[0]) * w * (e.box[3] - e.box[1]) * h for e in members])
     return sum(1 for a in _component_areas(m) if a >= area / 3)
-
-
-def components(m: np.ndarray, min_size: int = 1) -> list[tuple[int, int, int, int, int]]:
-    """4-connected components of ``m`` with at least ``min_size`` pixels: (x0, y0, x1, y1, size)
-    (small images: a plain flood fill is fast enough)."""
-    seen = np.zeros_like(m)
-    out = []
-    H, W = m.shape
-    for y, x in zip(*np.nonzero(m), strict=True):
-        if seen[y, x]:
-            continue
-        stack, n = [(y, x)], 0
-        x0, y0, x1, y1 = x, y, x, y
-        seen[y, x] = True
-        while stack:
-            cy, cx = stack.pop()
-            n += 1
-            x0, y0, x1, y1 = min(x0, cx), min(y0, cy), max(x1, cx), max(y1, cy)
-            for ny, nx in ((cy + 1, cx), (cy - 1, cx), (cy, cx + 1), (cy, cx - 1)):
-                if 0 <= ny < H and 0 <= nx < W and m[ny, nx] and not seen[ny, nx]:
-                    seen[ny, nx] = True
-                    stack.append((ny, nx))
-        if n >= min_size:
-            out.append((int(x0), int(y0), int(x1) + 1, int(y1) + 1, n))
-    return out
 
 
 def _component_areas(m: np.ndarray) -> list[int]:
