@@ -309,13 +309,11 @@ def cmd_world_vocab(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
-    from thinkdraw.eval.suite import EVAL_CATEGORIES, EVAL_MODES, markdown, previous_results, run_eval
+    from thinkdraw.eval.suite import EVAL_CATEGORIES, check_modes, markdown, previous_results, run_eval
     from thinkdraw.models.weights import WeightsError
 
     modes = tuple(m.strip() for m in a.modes.split(",") if m.strip())
-    bad = [m for m in modes if m not in EVAL_MODES]
-    if not modes or bad:
-        raise CLIError(f"unknown modes {bad or a.modes!r}; choose from {', '.join(EVAL_MODES)}")
+    check_modes(modes)
     cats = tuple(c.strip() for c in a.categories.split(",") if c.strip()) if a.categories else EVAL_CATEGORIES
     out = Path(a.out)
     if out.exists() and not out.is_dir():

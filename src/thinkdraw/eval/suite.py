@@ -27,9 +27,17 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from thinkdraw.engine import MODES
+
 EVAL_CATEGORIES = ("single_object", "two_object", "counting", "colors", "position", "color_attr", "text",
                    "negation")
-EVAL_MODES = ("direct", "think", "reflect", "interleaved", "sketch")
+EVAL_MODES = (*MODES, "sketch")  # the engine's modes and the sketch oracle
+
+
+def check_modes(modes: tuple[str, ...]) -> None:
+    bad = [m for m in modes if m not in EVAL_MODES]
+    if not modes or bad:
+        raise ValueError(f"unknown modes {list(bad) or modes}; choose from {', '.join(EVAL_MODES)}")
 
 
 class EvalItem(BaseModel):
@@ -127,9 +135,7 @@ def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "refl
     from thinkdraw.think import plan_prompt
     from thinkdraw.world.render import render_scene
 
-    bad = [m for m in modes if m not in EVAL_MODES]
-    if bad:
-        raise ValueError(f"unknown modes {bad}; choose from {', '.join(EVAL_MODES)}")
+    check_modes(modes)
     items = eval_items(n, seed, categories)
     if "text" in categories:
         require_tesseract()  # the judge reads text with Tesseract: say so now, not after an hour
