@@ -265,11 +265,51 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
     size = {e.id: base_size(e, plan) for e in plan.entities}
     _widen_carriers(plan, size)
 
+    vedges, hedges, soft = _relation_edges(plan, {e: _root(e, stacked) for e in ents}, zone)
+    for s, o in soft:  # ... unless they stand next to something: then they share its zone
+        for a, b in ((s, o), (o, s)):
+            if a in shapes and b in zone and zone[b] != "air" and b not in shapes:
+                zone[a] = zone[b]
+    for s, o in soft:  # next_to: pick a side unless already ordered
+        if (s, o) not in hedges and (o, s) not in hedges:
+            hedges.add((s, o) if rng.random() < 0.5 else (o, s))
     # vertical layering among top-level entities
+    _reconcile_zones(vedges, zone, res)
+    dropped: list[tuple[str, str]] = []
+    vlayer = _layers(top, {(u, v) for u, v in vedges if u in zone and v in zone}, dropped)
+    for u, v in dropped:
+        res.notes.append(f"vertical cycle: dropped '{u} above {v}'")
+
+    # horizontal order: topological with a seeded permutation as tie-break (groups stay together)
+    perm = {i: k + rng.random() * 0.5 for k, i in enumerate(top)}
+    hcycle: list[tuple[str, str]] = []
+    _layers(top, {(u, v) for u, v in hedges if u in zone and v in zone}, hcycle)
+    hkept = {(u, v) for u, v in hedges if u in zone and v in zone and (u, v) not in hcycle}
+    order = _toposort(top, hkept, perm)
+    for u, v in hcycle:
+        res.notes.append(f"horizontal cycle: dropped '{u} left of {v}'")
+    desired = _horizontal_targets(order, soft, vedges, hkept, size, zone)
+    for i in top:  # absolute positions named in the prompt
+        p = getattr(ents[i].attributes, "position", None)
+        if p in ("left", "right", "center"):
+            desired[i] = {"left": 0.2, "right": 0.8, "center": 0.5}[p]
+
+    rows = _rows(order, zone, vlayer, size)
+    boxes = _row_boxes(plan, rows, desired, size)
+    _stack(plan, stacked, size, boxes, res)
+    for e in plan.entities:
+        if e.id in keep:
+            continue
+        e.box = _clip(boxes[e.id])
+
+
+def _relation_edges(plan: ScenePlan, root: dict[str, str], zone: dict[str, str]
+                    ) -> tuple[set[tuple[str, str]], set[tuple[str, str]], list[tuple[str, str]]]:
+    """Relations between top-level entities (stacked ones act through their root support) as ordering edges:
+    vertical (u above v), horizontal (u left of v) and soft (next to, near, behind, in front of) pairs."""
     vedges: set[tuple[str, str]] = set()
     hedges: set[tuple[str, str]] = set()
     soft: list[tuple[str, str]] = []
-    root = {e: _root(e, stacked) for e in ents}
     for r in plan.relations:
         subs = [root[s] for s in _expand(plan, r.subject)]
         objs = [root[o] for o in _expand(plan, r.object)]
@@ -290,27 +330,14 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
             hedges.update((s, o) for s in subs for o in o2 if s != o)
         elif r.predicate in ("next_to", "near", "behind", "in_front_of"):
             soft.extend(pairs)
-    for s, o in soft:  # ... unless they stand next to something: then they share its zone
-        for a, b in ((s, o), (o, s)):
-            if a in shapes and b in zone and zone[b] != "air" and b not in shapes:
-                zone[a] = zone[b]
-    for s, o in soft:  # next_to: pick a side unless already ordered
-        if (s, o) not in hedges and (o, s) not in hedges:
-            hedges.add((s, o) if rng.random() < 0.5 else (o, s))
-    _reconcile_zones(vedges, zone, res)
-    dropped: list[tuple[str, str]] = []
-    vlayer = _layers(top, {(u, v) for u, v in vedges if u in zone and v in zone}, dropped)
-    for u, v in dropped:
-        res.notes.append(f"vertical cycle: dropped '{u} above {v}'")
+    return vedges, hedges, soft
 
-    # horizontal order: topological with a seeded permutation as tie-break (groups stay together)
-    perm = {i: k + rng.random() * 0.5 for k, i in enumerate(top)}
-    hcycle: list[tuple[str, str]] = []
-    _layers(top, {(u, v) for u, v in hedges if u in zone and v in zone}, hcycle)
-    hkept = {(u, v) for u, v in hedges if u in zone and v in zone and (u, v) not in hcycle}
-    order = _toposort(top, hkept, perm)
-    for u, v in hcycle:
-        res.notes.append(f"horizontal cycle: dropped '{u} left of {v}'")
+
+def _horizontal_targets(order: list[str], soft: list[tuple[str, str]], vedges: set[tuple[str, str]],
+                        hkept: set[tuple[str, str]], size: dict[str, tuple[float, float]],
+                        zone: dict[str, str]) -> dict[str, float]:
+    """Desired x centre per entity: evenly spaced in order, next-to pulled beside its reference, and a thing
+    above / below another (in another zone, with no side given) moved halfway over it."""
     n = len(order)
     desired = {i: (k + 0.5) / n for k, i in enumerate(order)}
     pos = {i: k for k, i in enumerate(order)}
@@ -323,23 +350,28 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
         if u in pos and v in pos and (u, v) not in hkept and (v, u) not in hkept and zone[u] != zone[v]:
             above[u].append(v)
             above[v].append(u)
+    sided = {u for u, _ in hkept} | {v for _, v in hkept}
     base = dict(desired)
     for u, refs in above.items():
-        if not any((u, x) in hkept or (x, u) in hkept for x in order):
+        if u not in sided:
             desired[u] = 0.5 * base[u] + 0.5 * sum(base[r] for r in refs) / len(refs)
-    for i in top:  # absolute positions named in the prompt
-        p = getattr(ents[i].attributes, "position", None)
-        if p in ("left", "right", "center"):
-            desired[i] = {"left": 0.2, "right": 0.8, "center": 0.5}[p]
+    return desired
 
-    # rows: (zone, layer) -> ids in x order; split rows that cannot fit
+
+def _rows(order: list[str], zone: dict[str, str], vlayer: dict[str, int],
+          size: dict[str, tuple[float, float]]) -> dict[str, list[list[str]]]:
+    """Rows per zone, one per vertical layer, ids in x order; a row that cannot fit is split (up to 3) and
+    shrunk to fit (``size`` is updated)."""
     rows: dict[str, list[list[str]]] = defaultdict(list)
+    avail = 1 - 2 * EDGE
     for zname in ("air", "free", "water", "surface", "ground"):
-        layers = sorted({vlayer[i] for i in order if zone[i] == zname})
-        for lay in layers:
-            ids = [i for i in order if zone[i] == zname and vlayer[i] == lay]
+        by_layer: dict[int, list[str]] = defaultdict(list)
+        for i in order:
+            if zone[i] == zname:
+                by_layer[vlayer[i]].append(i)
+        for lay in sorted(by_layer):
+            ids = by_layer[lay]
             need = sum(size[i][0] for i in ids) + GAP * (len(ids) - 1)
-            avail = 1 - 2 * EDGE
             k = 1
             if need > avail and len(ids) >= 4 and zname != "surface":
                 k = min(3, int(need / (avail * 0.95)) + 1)
@@ -351,7 +383,14 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
                     for i in part:
                         size[i] = (size[i][0] * f, size[i][1] * f)
                 rows[zname].append(part)
+    return rows
 
+
+def _row_boxes(plan: ScenePlan, rows: dict[str, list[list[str]]], desired: dict[str, float],
+               size: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float, float, float]]:
+    """Boxes for the rows: spread without overlap along x; grounded rows stand on ground lines receding to the
+    horizon (gravity), boats sit on the water line, other zones split their band into row slots."""
+    ents = {e.id: e for e in plan.entities}
     bands = _bands(plan)
     boxes: dict[str, tuple[float, float, float, float]] = {}
     for zname, zrows in rows.items():
@@ -384,11 +423,7 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
                         "air" if zname == "air" else None)
                 x0 = min(max(xs[i] - w / 2, EDGE / 2), 1 - EDGE / 2 - w)
                 boxes[i] = (x0, y0, x0 + w, y1)
-    _stack(plan, stacked, size, boxes, res)
-    for e in plan.entities:
-        if e.id in keep:
-            continue
-        e.box = _clip(boxes[e.id])
+    return boxes
 
 
 _ZONE_RANK = {"air": 0, "free": 1, "surface": 2, "water": 3, "ground": 4}
