@@ -317,28 +317,9 @@ def parse(prompt: str) -> Parse:
             (lm.texts if lm else out.free_texts).append(txt)
             i += 1
             continue
-        # lighting and style phrases
-        m = _match(low, i, L.LIGHT_PHRASES)
-        if m:
-            out.light = L.LIGHT_PHRASES[m[1]]  # type: ignore[index]
-            i += m[0]
-            continue
-        sm = _style_at(low, i)
-        if sm:
-            out.style, i = sm
-            continue
-        # time of day
-        tm = _time_at(low, i)
-        if tm:
-            out.time, i = tm
-            continue
-        # background phrase: "on the grass", "in the sea", "against a white wall", "on a black background"
-        bm = _background_at(low, i)
-        if bm:
-            kind, colors, i = bm
-            if kind:
-                out.background = kind
-            out.bg_colors += colors
+        j = _scene_at(out, low, i)  # light, style, time of day, background
+        if j is not None:
+            i = j
             continue
         # a side of something named before: "a house with a bird on its left"
         if t in ("on", "to", "at") and i + 2 < n and low[i + 1] in ("its", "their", "his", "her") \
@@ -406,6 +387,31 @@ def parse(prompt: str) -> Parse:
             continue
         i += 1
     return out
+
+
+def _scene_at(out: Parse, low: list[str], i: int) -> int | None:
+    """A scene phrase at token ``i`` (light, style, time of day, background) recorded in ``out``; returns
+    the index after it, or None when there is none."""
+    m = _match(low, i, L.LIGHT_PHRASES)  # "lit from the left"
+    if m:
+        out.light = L.LIGHT_PHRASES[m[1]]  # type: ignore[index]
+        return i + m[0]
+    sm = _style_at(low, i)  # "in watercolor style"
+    if sm:
+        out.style, j = sm
+        return j
+    tm = _time_at(low, i)  # "at sunset"
+    if tm:
+        out.time, j = tm
+        return j
+    bm = _background_at(low, i)  # "on the grass", "in the sea", "against a white wall", "on a black background"
+    if bm:
+        kind, colors, j = bm
+        if kind:
+            out.background = kind
+        out.bg_colors += colors
+        return j
+    return None
 
 
 _SENTENCE_END = (",", ";", ".", "!", "?")
