@@ -274,13 +274,18 @@ def parse(prompt: str) -> Parse:
     pending_text_intro = False
     pending_position: str | None = None
 
+    last_thing: list[Mention | RelItem | None] = [None]  # the last item that is not a conjunction
+
+    def add(it: Mention | RelItem | str) -> None:
+        out.items.append(it)
+        if not isinstance(it, str):
+            last_thing[0] = it
+
     def last_mention() -> Mention | None:
-        for it in reversed(out.items):
-            if isinstance(it, Mention):
-                return it
-            if isinstance(it, RelItem):
-                return None
-        return None
+        """The mention just before, across conjunctions; None after a relation word (kept as we go: a scan
+        back over a run of conjunctions made long runs of ',' or ':' quadratic)."""
+        it = last_thing[0]
+        return it if isinstance(it, Mention) else None
 
     def take_text(j: int) -> tuple[str | None, int]:
         """Text starting at token j: a lifted quote, or an unquoted run up to a stop word."""
@@ -324,8 +329,8 @@ def parse(prompt: str) -> Parse:
         # a side of something named before: "a house with a bird on its left"
         if t in ("on", "to", "at") and i + 2 < n and low[i + 1] in ("its", "their", "his", "her") \
                 and low[i + 2] in ("left", "right"):
-            out.items.append(RelItem("left_of" if low[i + 2] == "left" else "right_of", " ".join(low[i:i + 3])))
-            out.items.append(Mention(noun=low[i + 1], pronoun=True))
+            add(RelItem("left_of" if low[i + 2] == "left" else "right_of", " ".join(low[i:i + 3])))
+            add(Mention(noun=low[i + 1], pronoun=True))
             i += 3 + (i + 3 < n and low[i + 3] in ("side", "hand"))
             continue
         # absolute positions: "on the left", "at the top", "in the center"
@@ -361,15 +366,15 @@ def parse(prompt: str) -> Parse:
             j = i + m[0]
             # "on the left" without "of" was handled above; "in front of" etc. are phrases
             inverted = last_mention() is None and not any(isinstance(x, Mention) for x in out.items[-1:])
-            out.items.append(RelItem(pred, " ".join(m[1]), inverted=inverted and _clause_start(out.items)))
+            add(RelItem(pred, " ".join(m[1]), inverted=inverted and _clause_start(out.items)))
             i = j
             continue
         if t in ("it", "them", "this", "that") and out.items and isinstance(out.items[-1], RelItem):
-            out.items.append(Mention(noun=t, pronoun=True))
+            add(Mention(noun=t, pronoun=True))
             i += 1
             continue
         if t in L.CONJUNCTIONS or t == ":" or (t == "as" and low[i:i + 3] == ["as", "well", "as"]):
-            out.items.append("CONJ_WITH" if t == "with" else "CONJ")
+            add("CONJ_WITH" if t == "with" else "CONJ")
             i += 3 if t == "as" else 1
             continue
         # a mention
@@ -383,7 +388,7 @@ def parse(prompt: str) -> Parse:
                 pending_text_intro = False
             if pending_position:
                 men.position, pending_position = pending_position, None
-            out.items.append(men)
+            add(men)
             continue
         i += 1
     return out
