@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from thinkdraw.plan.schema import Entity, ScenePlan, TextBlock, box_center, box_overlap
@@ -95,6 +96,18 @@ def _font_px(plan: ScenePlan, px256: int) -> int:
 # ------------------------------------------------------------------------------------------------
 def _expand(plan: ScenePlan, ref: str) -> list[str]:
     return [m.id for m in plan.members(ref)]
+
+
+def _member_index(plan: ScenePlan) -> Callable[[str], list[str]]:
+    """``_expand`` for many lookups: the ids an entity id or group name stands for, from one pass over the
+    entities (``plan.members`` is a scan per call). Build it where the entities' ids and groups are fixed."""
+    by_id: dict[str, list[str]] = {}
+    groups: dict[str, list[str]] = defaultdict(list)
+    for e in plan.entities:
+        by_id.setdefault(e.id, []).append(e.id)
+        if e.group:
+            groups[e.group].append(e.id)
+    return lambda ref: list(by_id.get(ref) or groups.get(ref, ()))
 
 
 def _layers(nodes: list[str], edges: set[tuple[str, str]], dropped: list[tuple[str, str]]) -> dict[str, int]:
@@ -205,14 +218,15 @@ def solve_layout(plan: ScenePlan, seed: int = 0) -> LayoutResult:
 
 def _supports(plan: ScenePlan) -> dict[str, tuple[str, str]]:
     """subject id -> (predicate, support id) for stacked entities (first stacking relation wins)."""
+    expand = _member_index(plan)
     out: dict[str, tuple[str, str]] = {}
     for r in plan.relations:
         if r.predicate not in STACK_PREDICATES:
             continue
-        objs = _expand(plan, r.object)
+        objs = expand(r.object)
         if not objs:
             continue
-        for i, s in enumerate(_expand(plan, r.subject)):
+        for i, s in enumerate(expand(r.subject)):
             if s not in out and s not in objs:
                 out[s] = (r.predicate, objs[i % len(objs)])
     # break support cycles (a on b on a)
@@ -307,12 +321,13 @@ def _relation_edges(plan: ScenePlan, root: dict[str, str], zone: dict[str, str]
                     ) -> tuple[set[tuple[str, str]], set[tuple[str, str]], list[tuple[str, str]]]:
     """Relations between top-level entities (stacked ones act through their root support) as ordering edges:
     vertical (u above v), horizontal (u left of v) and soft (next to, near, behind, in front of) pairs."""
+    expand = _member_index(plan)
     vedges: set[tuple[str, str]] = set()
     hedges: set[tuple[str, str]] = set()
     soft: list[tuple[str, str]] = []
     for r in plan.relations:
-        subs = [root[s] for s in _expand(plan, r.subject)]
-        objs = [root[o] for o in _expand(plan, r.object)]
+        subs = [root[s] for s in expand(r.subject)]
+        objs = [root[o] for o in expand(r.object)]
         pairs = [(s, o) for s in subs for o in objs if s != o]
         if r.predicate == "above":
             vedges.update(pairs)
@@ -325,7 +340,7 @@ def _relation_edges(plan: ScenePlan, root: dict[str, str], zone: dict[str, str]
         elif r.predicate == "right_of":
             hedges.update((o, s) for s, o in pairs)
         elif r.predicate == "between" and r.object2:
-            o2 = [root[o] for o in _expand(plan, r.object2)]
+            o2 = [root[o] for o in expand(r.object2)]
             hedges.update((o, s) for s in subs for o in objs if s != o)
             hedges.update((s, o) for s in subs for o in o2 if s != o)
         elif r.predicate in ("next_to", "near", "behind", "in_front_of"):
@@ -595,6 +610,7 @@ def relation_holds(pred: str, a: tuple[float, ...], b: tuple[float, ...], c: tup
 
 def check_layout(plan: ScenePlan) -> list[str]:
     """Every constraint the plan's boxes break, in words (empty when all hold)."""
+    expand = _member_index(plan)
     out: list[str] = []
     ents = {e.id: e for e in plan.entities}
     for e in plan.entities:
@@ -604,9 +620,9 @@ def check_layout(plan: ScenePlan) -> list[str]:
         return out
     for r in plan.relations:
         c = None
-        objs2 = _expand(plan, r.object2) if r.object2 else [None]
-        for s in _expand(plan, r.subject):
-            for o in _expand(plan, r.object):
+        objs2 = expand(r.object2) if r.object2 else [None]
+        for s in expand(r.subject):
+            for o in expand(r.object):
                 for o2 in objs2:
                     if s == o:
                         continue
@@ -652,11 +668,12 @@ def _area(b: tuple[float, ...]) -> float:
 
 def _z_related_pairs(plan: ScenePlan) -> set[tuple[str, str]]:
     """Entity pairs (both orders) that a depth or stacking relation lets overlap: behind, in front of, on, in, under."""
+    expand = _member_index(plan)
     pairs: set[tuple[str, str]] = set()
     for r in plan.relations:
         if r.predicate in ("behind", "in_front_of", "on", "in", "under"):
-            objs = _expand(plan, r.object)
-            for s in _expand(plan, r.subject):
+            objs = expand(r.object)
+            for s in expand(r.subject):
                 for o in objs:
                     pairs.update(((s, o), (o, s)))
     return pairs
@@ -664,18 +681,20 @@ def _z_related_pairs(plan: ScenePlan) -> set[tuple[str, str]]:
 
 def _in_vertical_relation(plan: ScenePlan) -> set[str]:
     """Ids of entities named (as subject or object) in an above / below relation."""
+    expand = _member_index(plan)
     return {eid for r in plan.relations if r.predicate in VERTICAL
-            for eid in _expand(plan, r.subject) + _expand(plan, r.object)}
+            for eid in expand(r.subject) + expand(r.object)}
 
 
 def _fallback(plan: ScenePlan, res: LayoutResult) -> None:
     """Relations that still fail: move the subject to satisfy the relation against its reference."""
+    expand = _member_index(plan)
     ents = {e.id: e for e in plan.entities}
     for r in plan.relations:
         if r.predicate not in HORIZONTAL + VERTICAL:
             continue
-        for s in _expand(plan, r.subject):
-            for o in _expand(plan, r.object):
+        for s in expand(r.subject):
+            for o in expand(r.object):
                 a, b = ents[s].box, ents[o].box
                 if s == o or a is None or b is None or r.predicate == "between":
                     continue
@@ -701,6 +720,7 @@ def _fallback(plan: ScenePlan, res: LayoutResult) -> None:
 
 def _repair(plan: ScenePlan, res: LayoutResult) -> None:
     """Validate a plan that arrived with boxes; repair gravity and swapped relations, say what changed."""
+    expand = _member_index(plan)
     bands = _bands(plan)
     stacked = _supports(plan)
     for e in plan.entities:
@@ -726,8 +746,8 @@ def _repair(plan: ScenePlan, res: LayoutResult) -> None:
     for r in plan.relations:
         if r.predicate not in ("left_of", "right_of", "above", "below"):
             continue
-        for s in _expand(plan, r.subject):
-            for o in _expand(plan, r.object):
+        for s in expand(r.subject):
+            for o in expand(r.object):
                 a, b = ents[s].box, ents[o].box
                 if s == o or relation_holds(r.predicate, a, b):  # type: ignore[arg-type]
                     continue
