@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from thinkdraw.plan.layout import solve_layout
+from thinkdraw.world.layout import solve_layout
 from thinkdraw.world.render import render_scene
 from thinkdraw.world.sampler import rng_for, sample_one, sample_spec
 

@@ -1,8 +1,8 @@
 import pytest
 
 from thinkdraw.plan import Attributes, Background, Entity, Relation, ScenePlan, TextBlock, box_center
-from thinkdraw.plan.layout import check_layout, relation_holds, solve_layout
 from thinkdraw.world.font import text_extent
+from thinkdraw.world.layout import check_layout, relation_holds, solve_layout
 
 
 def E(i, noun, cat=None, group=None, box=None, **attrs):

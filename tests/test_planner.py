@@ -3,9 +3,9 @@ from collections import Counter
 
 import pytest
 
-from thinkdraw.plan.layout import relation_holds
 from thinkdraw.think import PlanningError, plan_prompt
 from thinkdraw.think.rules import singularize
+from thinkdraw.world.layout import relation_holds
 
 
 def counts(plan):

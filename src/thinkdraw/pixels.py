@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from thinkdraw.errors import MissingToolError, ToolTimeoutError
-from thinkdraw.plan.layout import relation_holds
+from thinkdraw.world.layout import relation_holds
 from thinkdraw.world.vocab import COLORS
 
 COLOR_LIST = list(COLORS)

@@ -1,4 +1,4 @@
-"""The data model (every stage meets here) and the layout solver."""
+"""The data model every stage meets in (the layout solver that places plans lives in world/layout.py)."""
 
 from thinkdraw.plan.schema import (
     SCHEMA_VERSION,

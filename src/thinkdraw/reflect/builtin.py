@@ -18,9 +18,8 @@ import hashlib
 
 import numpy as np
 import torch
-
-from thinkdraw.plan.layout import relation_holds
 from thinkdraw.plan.schema import Check, Critique, ScenePlan
+from thinkdraw.world.layout import relation_holds
 from thinkdraw.world.vocab import CATEGORIES, CATEGORY_NAMES, CATEGORY_SYNONYMS, COLOR_NAMES
 
 PRESENT_FILL = 0.15  # share of the box that must be object (not background) pixels

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 
-from thinkdraw.plan.layout import habitat, solve_layout
 from thinkdraw.plan.schema import (
     Attributes,
     Background,
@@ -34,6 +33,7 @@ from thinkdraw.plan.schema import (
 )
 from thinkdraw.think import lexicon as L
 from thinkdraw.world.font import load_font
+from thinkdraw.world.layout import habitat, solve_layout
 from thinkdraw.world.vocab import (
     BACKGROUND_WORDS,
     CATEGORIES,

@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 
 from thinkdraw.models.segmenter import SegConfig, Segmenter
-from thinkdraw.plan.layout import solve_layout
 from thinkdraw.train.common import (
     add_config_args,
     config_from_args,
@@ -33,6 +32,7 @@ from thinkdraw.train.common import (
     open_run,
     save_checkpoint,
 )
+from thinkdraw.world.layout import solve_layout
 from thinkdraw.world.render import render_scene
 from thinkdraw.world.sampler import sample_spec
 from thinkdraw.world.vocab import CATEGORIES, COLOR_NAMES, COLORS

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thinkdraw.plan.layout import solve_layout
 from thinkdraw.plan.schema import ScenePlan
+from thinkdraw.world.layout import solve_layout
 from thinkdraw.world.render import render_glyphs, render_scene
 from thinkdraw.world.sampler import sample_spec
 

@@ -27,9 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
-
 from thinkdraw.models.reader import TextReader, crop_text, strips_to_input, to_strip
-from thinkdraw.plan.layout import solve_layout
 from thinkdraw.train.common import (
     add_config_args,
     config_from_args,
@@ -38,6 +36,7 @@ from thinkdraw.train.common import (
     open_run,
     save_checkpoint,
 )
+from thinkdraw.world.layout import solve_layout
 from thinkdraw.world.render import render_scene
 from thinkdraw.world.sampler import sample_spec
 from thinkdraw.world.templates import TEXT_SECOND_WORDS, TEXT_WORDS

@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from thinkdraw.models.verifier import BoxVerifier, VerifierConfig, crop_square, square_window, to_input
-from thinkdraw.plan.layout import solve_layout
 from thinkdraw.train.common import (
     add_config_args,
     config_from_args,
@@ -34,6 +33,7 @@ from thinkdraw.train.common import (
     save_checkpoint,
 )
 from thinkdraw.train.critic import augment_image
+from thinkdraw.world.layout import solve_layout
 from thinkdraw.world.render import render_scene
 from thinkdraw.world.sampler import sample_spec
 from thinkdraw.world.vocab import CATEGORIES, CATEGORY_NAMES, COLOR_NAMES

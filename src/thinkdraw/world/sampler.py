@@ -9,7 +9,7 @@ A sample is made in three steps:
    negatives and a background that every entity can live in. It writes the prompt and a ScenePlan
    whose entities have ``box=None``, plus metadata: a GenEval-style ``include``/``exclude`` list
    (what the prompt states), texts, relations, template id and task tag.
-2. :func:`thinkdraw.plan.layout.solve_layout` places the entities.
+2. :func:`thinkdraw.world.layout.solve_layout` places the entities.
 3. :func:`thinkdraw.world.render.render_scene` draws the image and the instance/category/text masks.
 
 Entity conventions: one Entity per instance, ``noun`` singular (the word the prompt used, possibly a
@@ -574,7 +574,7 @@ def spec_at(index: int, split: str = "train", seed: int = 0, size: int = 256
 
 def sample_one(index: int, split: str = "train", seed: int = 0, size: int = 256) -> WorldSample:
     """Sample ``index`` of the stream ``(split, seed)``: spec, layout and render."""
-    from thinkdraw.plan.layout import solve_layout
+    from thinkdraw.world.layout import solve_layout
     from thinkdraw.world.render import render_scene
 
     for attempt in range(LAYOUT_ATTEMPTS):
