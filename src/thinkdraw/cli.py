@@ -5,6 +5,8 @@
     thinkdraw generate PROMPT [-o out.png] [--mode M]     think, draw, reflect (default); the image carries its plan
     thinkdraw eval [--n 300] [--modes ...] [--out DIR]    GenEval-style suite: JSON, Markdown table, bar chart
     thinkdraw inspect out.png [--json]                    what an image written by thinkdraw carries
+    thinkdraw edit IN.png "make the car blue" [-o OUT]    edit by instruction; only the edit's regions are redrawn
+    thinkdraw describe IMAGE [--json]                     a scene plan recovered from the pixels alone
     thinkdraw world sample --n N --out DIR                a sharded dataset of the built-in world
     thinkdraw world vocab [--json]                        the kinds of thing, colours and backgrounds it draws
     thinkdraw train MODEL [options]                       retrain a bundled model (thinkdraw train --help)
@@ -341,6 +343,75 @@ def cmd_eval(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_edit(a: argparse.Namespace) -> int:
+    from thinkdraw.draw.base import UnknownBackendError
+    from thinkdraw.engine import Engine
+    from thinkdraw.models.weights import WeightsError
+    from thinkdraw.plan.pngmeta import check_target, free_name, image_format
+
+    if not a.instruction or not a.instruction.strip():
+        raise CLIError("edit needs a non-empty INSTRUCTION")
+    if not Path(a.image).is_file():
+        raise CLIError(f"cannot read {a.image!r}: no such file")
+    if a.output == "-":
+        target, overwrite = "-", True
+    elif a.output is None:
+        target, overwrite = str(free_name(Path(a.image).with_name(Path(a.image).stem + "-edit.png"))), False
+    else:
+        target, overwrite = a.output, a.force
+        image_format(target)
+        check_target(Path(target), overwrite)
+    try:
+        engine = Engine(renderer=a.renderer, max_rounds=a.rounds, weights=a.weights)
+        result = engine.edit(a.image, a.instruction, seed=a.seed, mode=a.mode,
+                             progress=_progress(f"editing ({engine.renderer.name}, {a.mode})"))
+    except (UnknownBackendError, WeightsError) as e:
+        raise CLIError(str(e)) from e
+    msg = sys.stderr
+    if not result.ok:
+        if a.verbose:
+            print(result.reasoning.render(), file=msg)
+        raise CLIError(f"not edited ({result.kind.replace('_', ' ')}): {result.message}; {a.image} is unchanged")
+    if not a.quiet:
+        for r in result.rounds:
+            print(_round_line(r.label, r.critique), file=msg)
+    written = result.save(target, overwrite=overwrite)
+    if not a.quiet:
+        changed = int(result.changed.sum()) if result.changed is not None else 0
+        total = result.image.width * result.image.height
+        ops = "; ".join(f"{o.op} {o.target or ''}".strip() for o in result.edit.operations) if result.edit else ""
+        print(f"wrote {written} ({ops or 'nothing to change'}; redrew at most {changed} of {total} px, "
+              f"{100 * changed / total:.1f}%; {1000 * result.timings['total']:.0f} ms"
+              + ("; described from its pixels first" if result.described else "") + ")",
+              file=msg if written == "-" else sys.stdout)
+        if a.verbose:
+            print(result.reasoning.render(), file=msg if written == "-" else sys.stdout)
+    return 0
+
+
+def cmd_describe(a: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from thinkdraw.engine import Engine
+
+    if not Path(a.image).is_file():
+        raise CLIError(f"cannot read {a.image!r}: no such file")
+    try:
+        with Image.open(a.image) as im:
+            image = im.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as e:
+        raise CLIError(f"{a.image} is not a readable image: {_one_line(e)}") from e
+    d = Engine(renderer="sketch").describe(image)
+    if a.json:
+        print(json.dumps({"reasoning": [s.model_dump() for s in d.reasoning.steps],
+                          "plan": d.plan.model_dump(mode="json")}, indent=2, ensure_ascii=False))
+        return 0
+    print(d.reasoning.render())
+    print()
+    print(_summary(d.plan))
+    return 0
+
+
 def cmd_schema(a: argparse.Namespace) -> int:
     from thinkdraw.plan.schema import ScenePlan
 
@@ -456,6 +527,28 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--fresh", action="store_true", help="ignore results.jsonl from an earlier run in --out")
     se.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
     se.set_defaults(func=cmd_eval)
+
+    sd = sub.add_parser("edit", help="edit an image by instruction: only what changes is redrawn", formatter_class=fmt)
+    sd.add_argument("image", help="a PNG, JPEG or WebP (one without a plan is described from its pixels first)")
+    sd.add_argument("instruction", help="what to change, e.g. 'make the car blue and remove the cloud'")
+    sd.add_argument("-o", "--output", default=None, metavar="FILE",
+                    help="image to write ('-': PNG to stdout; default IMAGE-edit.png, never overwritten)")
+    sd.add_argument("--force", action="store_true", help="overwrite an existing --output file")
+    sd.add_argument("--mode", choices=("think", "reflect"), default=DEFAULT_MODE,
+                    help="reflect: after the edit the critic checks the new plan and failures are redrawn, only "
+                         "inside the edit's regions; think: draw the edit once")
+    sd.add_argument("--renderer", default="builtin", help="renderer backend: builtin or sketch")
+    sd.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
+    sd.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
+    sd.add_argument("--seed", type=int, default=None, help="seed of the redraw (default: the image's own seed)")
+    sd.add_argument("-v", "--verbose", action="store_true", help="print the reasoning: locate, edit, final state")
+    sd.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    sd.set_defaults(func=cmd_edit)
+
+    sx = sub.add_parser("describe", help="recover a scene plan from an image's pixels alone")
+    sx.add_argument("image", help="any PNG, JPEG or WebP")
+    sx.add_argument("--json", action="store_true", help="print {reasoning, plan} as JSON")
+    sx.set_defaults(func=cmd_describe)
 
     sc = sub.add_parser("schema", help="print the ScenePlan JSON schema")
     sc.set_defaults(func=cmd_schema)

@@ -76,7 +76,9 @@ class GenerateResult:
 
         meta = {"seed": self.seed, "renderer": self.renderer, "mode": self.mode, "thinkdraw": __version__,
                 "reasoning": [s.model_dump() for s in self.reasoning.steps],
-                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+                "timings": {k: round(v, 4) for k, v in self.timings.items()},
+                # a hash of the pixels: an edit tells an untouched image from one another program changed
+                "pixels": _pixel_hash(self.image)}
         if self.rounds:
             meta["rounds"] = [{"label": r.label, "score": r.critique.score, "reflection": r.critique.reflection,
                                "prompt": r.prompt} for r in self.rounds]
@@ -91,6 +93,45 @@ class GenerateResult:
 
         return write_image(self.image, path, self.plan, overwrite=overwrite, **self.metadata())[0]
 
+
+@dataclass
+class EditResult(GenerateResult):
+    """What ``Engine.edit`` returns: generate's shape (image, plan after the edit, reasoning, rounds, timings)
+    plus the edit plan (operations and mask). ``ok`` False: the instruction was refused (``message`` says
+    why, ``kind`` is not_found / ambiguous / not_understood / impossible) and ``image`` is the input."""
+
+    edit: EditPlan | None = None
+    ok: bool = True
+    message: str = ""
+    kind: str = ""
+    source_plan: ScenePlan | None = None
+    described: bool = False  # the source plan was recovered from the pixels (thinkdraw describe)
+    focus: list[str] = field(default_factory=list)  # what "it"/"them" mean in the next instruction
+    changed: np.ndarray | None = None  # HxW bool: the pixels the edit was allowed to redraw
+    source_hash: str = ""
+
+    def metadata(self) -> dict:
+        meta = super().metadata()
+        meta["instruction"] = self.prompt
+        meta["focus"] = self.focus
+        meta["parent"] = self.source_hash
+        if self.edit is not None:
+            meta["edit"] = {"operations": [o.model_dump(mode="json") for o in self.edit.operations],
+                            "mask": [list(b) for b in self.edit.mask]}
+        return meta
+
+
+@dataclass
+class DescribeResult:
+    plan: ScenePlan
+    reasoning: Reasoning
+    seconds: float = 0.0
+
+
+def _pixel_hash(image: Image.Image) -> str:
+    from thinkdraw.edit.source import pixel_hash
+
+    return pixel_hash(image)
 
 class Engine:
     def __init__(self, planner: str | Planner = "rules", renderer: str | Renderer = "builtin",
@@ -247,6 +288,134 @@ class Engine:
                     break
             image = best[1]
         return image, rounds
+
+    # --- editing (issue 12): edit an image by instruction, describe an image from its pixels ---------------
+    def describe(self, image) -> DescribeResult:
+        """Pixels -> ScenePlan with the critic's networks and text reader (``thinkdraw.edit.describe``)."""
+        from thinkdraw.edit.describe import describe_image
+
+        t0 = time.perf_counter()
+        plan, reasoning = describe_image(image, self._describer())
+        return DescribeResult(plan=plan, reasoning=reasoning, seconds=time.perf_counter() - t0)
+
+    def _describer(self):
+        """The critic's networks for describe: the engine's critic when it is the builtin one, else one of its own."""
+        c = self._critic
+        if c is not None and hasattr(c, "segment") and hasattr(c, "verify"):
+            return c
+        if getattr(self, "_describe_critic", None) is None:
+            from thinkdraw.edit.describe import load_describer
+
+            self._describe_critic = load_describer(self.weights)
+        return self._describe_critic
+
+    def edit(self, image, instruction: str, seed: int | None = None, mode: str = DEFAULT_MODE,
+             plan: ScenePlan | None = None, focus: list[str] | None = None,
+             progress: Callable[[int, int], None] | None = None) -> EditResult:
+        """Edit an image (a path, or a PIL image with ``plan``) by instruction: locate, plan the edit, draw only
+        its regions (token surgery: every pixel outside them is kept bit for bit), and in reflect mode check
+        the new plan and redraw failures only inside the edit's regions. An image without a (still valid)
+        plan is described first. ``seed``: default the source image's seed. A refused instruction (names
+        nothing in the image, or is ambiguous) returns ``ok=False``, the answer in ``message`` and the image
+        as it was. See docs/edit.md."""
+        from thinkdraw.edit.apply import plan_edit
+        from thinkdraw.edit.source import load_source, pixel_hash, plan_matches
+
+        if mode not in ("think", "reflect"):
+            raise ValueError(f"edit modes are think and reflect, not {mode!r}")
+        if not instruction or not instruction.strip():
+            raise ValueError("empty instruction: say what to change")
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        src = load_source(image, plan)
+        seed = int(src.meta.get("seed", 0)) if seed is None else seed
+        reasoning = Reasoning()
+        critic = None
+        if src.plan is not None and not (src.meta.get("pixels") and src.meta.get("pixels") == pixel_hash(src.image)):
+            try:
+                critic = self.critic
+            except Exception:  # noqa: BLE001 - a critic that cannot load: the carried plan is trusted, said so
+                critic = None
+        ok, why = plan_matches(src, critic)
+        timings["locate_source"] = time.perf_counter() - t0
+        described = not ok
+        if ok:
+            base = src.plan
+            reasoning.add("locate", f"Starting from the plan the image carries: {why}.")
+        else:
+            t = time.perf_counter()
+            d = self.describe(src.image)
+            timings["describe"] = time.perf_counter() - t
+            base = d.plan
+            reasoning.add("describe", f"Described the image from its pixels: {why}.")
+            reasoning.steps += d.reasoning.steps
+        if focus is None:
+            focus = list(src.meta.get("focus") or [])
+        t = time.perf_counter()
+        out = plan_edit(base, instruction, focus=focus, seed=seed)
+        timings["plan"] = time.perf_counter() - t
+        reasoning.steps += out.reasoning.steps
+        W, H = base.canvas.width, base.canvas.height
+        common = dict(prompt=instruction, reasoning=reasoning, seed=seed, renderer=self.renderer.name,
+                      source_plan=base, described=described, source_hash=pixel_hash(src.image))
+        if not out.ok or not out.edit.operations:
+            timings["total"] = time.perf_counter() - t0
+            return EditResult(image=src.image.copy(), plan=base, mode=mode, timings=timings, edit=out.edit,
+                              ok=out.ok, message=out.message, kind=out.kind, focus=out.focus,
+                              changed=np.zeros((H, W), bool), **common)
+        edit = out.edit
+        new = edit.result
+        sizes = getattr(self.renderer, "sizes", None)
+        if sizes is not None and (W not in sizes or H != W):
+            raise ValueError(f"the {self.renderer.name} renderer draws {', '.join(map(str, sizes))} px canvases; "
+                             f"this image is {W}x{H} (the sketch renderer edits any size)")
+        t = time.perf_counter()
+        if out.global_edit:
+            region = np.ones((H, W), bool)
+            img = self.renderer.draw(new, seed=seed, progress=progress).image
+        else:
+            region = regions_mask(edit.mask, W, H)
+            img = self.renderer.draw(new, seed=seed, mask=region, init=src.image, progress=progress).image
+        timings["draw"] = time.perf_counter() - t
+        rounds: list[Round] = []
+        kept = None
+        if mode == "reflect":
+            img, rounds, kept = self._reflect_edit(new, reasoning, img, region, seed, timings)
+        timings["total"] = time.perf_counter() - t0
+        return EditResult(image=img, plan=new, mode=mode, timings=timings, rounds=rounds, kept=kept, edit=edit,
+                          ok=True, focus=out.focus, changed=region, **common)
+
+    def _reflect_edit(self, plan: ScenePlan, reasoning: Reasoning, image: Image.Image, region: np.ndarray,
+                      seed: int, timings: dict[str, float]) -> tuple[Image.Image, list[Round], int]:
+        """Reflection after an edit: the critic checks the new plan; failures are redrawn only where they meet
+        the edit's region (it never "fixes" what the user did not ask about); the best round is kept."""
+        W, H = plan.canvas.width, plan.canvas.height
+        t = time.perf_counter()
+        crit = self.critic.check(image, plan)
+        rounds = [Round(image, crit, time.perf_counter() - t, label="edit")]
+        timings["reflect"] = rounds[0].seconds
+        reasoning.add("reflect", f"After the edit: score {crit.score:.2f}. {crit.reflection}")
+        for k in range(1, self.max_rounds + 1):
+            if all(c.passed for c in crit.checks) or not crit.failed_regions:
+                break
+            fix = critique_to_edit(crit, plan)
+            mask = regions_mask(fix.mask, W, H) & region
+            if not mask.any():
+                reasoning.add("reflect", "What the critic doubts lies outside the edit's regions: left alone.")
+                break
+            t = time.perf_counter()
+            image = self.renderer.draw(plan, seed=seed + 1000 * k, mask=mask, init=image, steps=self.refine_steps).image
+            crit = self.critic.check(image, plan)
+            rounds.append(Round(image, crit, time.perf_counter() - t, label=f"refine {k}", edit=fix))
+            timings[f"refine_{k}"] = rounds[-1].seconds
+            reasoning.add("reflect", f"Round {k}: {describe(fix)}; redrew {int(mask.sum())} px inside the edit's "
+                                     f"regions; score {crit.score:.2f}. {crit.reflection}")
+            if _merit(crit) <= _merit(rounds[-2].critique):
+                break
+        best = max(range(len(rounds)), key=lambda i: (*_merit(rounds[i].critique), -i))
+        if len(rounds) > 1:
+            reasoning.add("reflect", f"Kept round {best} (score {rounds[best].critique.score:.2f}).")
+        return rounds[best].image, rounds, best
 
 
 def check_mode(mode: str) -> None:

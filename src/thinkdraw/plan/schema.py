@@ -101,7 +101,8 @@ class Relation(_Model):
         return self
 
 
-Stage = Literal["parse", "plan", "constraints", "layout", "text", "physics", "reflect", "interleave", "edit"]
+Stage = Literal["parse", "plan", "constraints", "layout", "text", "physics", "reflect", "interleave", "edit",
+               "locate", "final", "describe"]  # edit: locate, plan the edit (edit), final state; describe
 
 
 class ReasoningStep(_Model):
