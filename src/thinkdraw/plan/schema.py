@@ -56,6 +56,10 @@ class Attributes(_Model):
     material: str | None = None
     default_color: bool = Field(False, description="the color is the category's usual one (world knowledge), "
                                 "not named in the prompt; critics and scorers need not check it")
+    position: str | None = Field(
+        None, description="absolute position named in the prompt ('on the left')")
+    arrangement: Literal["row", "circle", "stack", "scatter", "column"] | None = Field(
+        None, description="how the entity's group is laid out ('in a row', 'in a circle', 'scattered')")
 
 
 Support = str  # an entity id, or one of "ground", "table", "water", "air"
@@ -84,7 +88,7 @@ class TextBlock(_Model):
 
 Predicate = Literal[
     "left_of", "right_of", "above", "below", "on", "under", "in", "next_to", "between", "near", "behind",
-    "in_front_of",
+    "in_front_of", "covering",
 ]
 
 

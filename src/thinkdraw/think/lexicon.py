@@ -11,7 +11,14 @@ NUMBER_WORDS: dict[str, int] = {
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "a": 1, "an": 1, "single": 1, "lone": 1,
     "solitary": 1, "dozen": 12, "both": 2, "twin": 2, "couple": 2, "pair": 2, "trio": 3, "several": 3,
     "few": 3, "some": 3, "many": 5, "multiple": 3, "numerous": 6, "various": 3,
+    "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000, "million": 1000000, "billion": 1000000000,
 }
+# number words that multiply the one before them ("two dozen", "one thousand", "three hundred")
+BIG_NUMBERS: dict[str, int] = {"dozen": 12, "hundred": 100, "thousand": 1000, "million": 1000000,
+                               "billion": 1000000000}
+TENS = {"twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"}
 VAGUE_COUNTS = {"several", "few", "some", "many", "multiple", "numerous", "various"}
 ORDINAL_SKIP = {"first", "second", "third", "other", "another"}
 
@@ -20,8 +27,64 @@ QUANTITY_PHRASES: dict[tuple[str, ...], int] = {
     ("a", "pair", "of"): 2, ("pair", "of"): 2, ("a", "couple", "of"): 2, ("couple", "of"): 2,
     ("a", "dozen"): 12, ("half", "a", "dozen"): 6, ("a", "few"): 3, ("a", "trio", "of"): 3,
     ("a", "single"): 1, ("just", "one"): 1, ("only", "one"): 1, ("a", "lone"): 1, ("a", "group", "of"): 3,
-    ("a", "bunch", "of"): 3, ("a", "set", "of"): 3, ("a", "row", "of"): 4, ("a", "handful", "of"): 3,
+    ("a", "bunch", "of"): 3, ("a", "set", "of"): 3, ("a", "handful", "of"): 3,
+    ("a", "hundred"): 100, ("a", "thousand"): 1000, ("a", "million"): 1000000, ("a", "billion"): 1000000000,
+    ("dozens", "of"): 24, ("hundreds", "of"): 200, ("thousands", "of"): 2000, ("millions", "of"): 2000000,
 }
+VAGUE_QUANTITIES = {("a", "few"): "a few", ("dozens", "of"): "dozens of", ("hundreds", "of"): "hundreds of",
+                    ("thousands", "of"): "thousands of", ("millions", "of"): "millions of"}
+
+# Arrangements: how a group is laid out; they shape the layout and never become entities.
+# After a mention ("five apples in a row") or before it ("a row of five apples").
+ARRANGEMENT_PHRASES: dict[tuple[str, ...], str] = {}
+for _arr, _phrases in {
+    "row": ("in a row", "in one row", "in a line", "in a straight line", "in one line", "lined up", "in a row side by side",
+            "side by side", "next to each other", "beside each other", "next to one another", "in a horizontal line",
+            "arranged in a row", "arranged in a line", "standing in a row", "all in a row", "in single file"),
+    "circle": ("in a circle", "in a ring", "arranged in a circle", "arranged in a ring", "forming a circle",
+               "forming a ring", "in a round", "around in a circle", "in a circular arrangement"),
+    "stack": ("stacked", "stacked up", "stacked on top of each other", "stacked on each other", "on top of each other",
+              "on top of one another", "stacked on top of one another", "stacked vertically", "piled up",
+              "piled on top of each other", "in a stack", "in a pile", "stacked one on another", "one on top of another",
+              "one on top of the other", "piled", "in a tower"),
+    "scatter": ("scattered", "scattered around", "scattered about", "scattered across", "scattered everywhere",
+                "scattered all over", "spread out", "spread around", "strewn", "strewn about", "dotted around",
+                "randomly placed", "placed randomly", "here and there", "all over", "everywhere", "around",
+                "scattered over", "scattered in", "scattered on", "spread across", "spread over"),
+    "column": ("in a column", "one above the other", "one above another", "in a vertical line", "stacked in a column"),
+}.items():
+    for _p in _phrases:
+        ARRANGEMENT_PHRASES[tuple(_p.split())] = _arr
+# "a row of five apples", "a circle of hearts", "a stack of books"
+ARRANGEMENT_PREFIXES: dict[tuple[str, ...], str] = {
+    tuple(p.split()): a for p, a in {
+        "a row of": "row", "a line of": "row", "a circle of": "circle", "a ring of": "circle",
+        "a stack of": "stack", "a pile of": "stack", "a tower of": "stack", "a column of": "column",
+        "rows of": "row", "a scattering of": "scatter",
+    }.items()}
+# "from left to right: a, b, c" -> each next one is <pred> the one before
+ORDER_PHRASES: dict[tuple[str, ...], str] = {
+    tuple(p.split()): pred for p, pred in {
+        "from left to right": "right_of", "left to right": "right_of", "from right to left": "left_of",
+        "right to left": "left_of", "from top to bottom": "below", "top to bottom": "below",
+        "from bottom to top": "above", "bottom to top": "above", "from the left": "right_of",
+    }.items()}
+del ORDER_PHRASES[("from", "the", "left")]
+# "one red and one blue", "the left one ...": words that pick instances of a group
+INSTANCE_POSITIONS = {"left": "left", "right": "right", "top": "top", "bottom": "bottom", "upper": "top",
+                      "lower": "bottom", "middle": "middle", "center": "middle", "centre": "middle",
+                      "first": "first", "second": "second", "third": "third", "fourth": "fourth", "last": "last",
+                      "leftmost": "left", "rightmost": "right", "topmost": "top", "front": "front", "back": "back"}
+INSTANCE_REST = {"rest", "others", "other", "remaining", "remainder"}
+# "one high and one low", "one big and one small": per-instance placement or size words
+INSTANCE_PLACES = {"high": "top", "low": "bottom", "up": "top", "down": "bottom", "higher": "top", "lower": "bottom",
+                   "above": "top", "below": "bottom", "left": "left", "right": "right"}
+COVER_PHRASES: dict[tuple[str, ...], str] = {tuple(p.split()): "covering" for p in (
+    "covering half of", "covering half", "covers half of", "covers half", "covering part of", "covers part of",
+    "partly covering", "partially covering", "partly covers", "partially covers", "half covering", "covering",
+    "covers", "overlapping", "overlaps", "partly hiding", "partially hiding", "hiding half of", "hiding part of",
+    "in front of half of", "half in front of", "blocking half of", "blocking part of", "covering most of",
+)}
 EXACT_WORDS = {"exactly", "precisely", "just", "only"}
 
 # relation phrases -> predicate (longest match first). "X <phrase> Y" means X predicate Y.
@@ -191,6 +254,7 @@ mailbox hydrant bench streetlight
 heart circle square triangle rectangle diamond hexagon pentagon oval cube sphere cone cylinder
 key lock coin gem diamond crown sword shield bow arrow axe hammer wrench screwdriver shovel ladder
 robot ghost alien monster skull
+toothbrush toothpaste remote comb towel soap broom mop sponge hairbrush razor perfume lipstick tissue
 """.split())
 
 MULTIWORD_NOUNS: set[str] = {
@@ -237,3 +301,5 @@ SINGULAR_S_WORDS = {"bus", "gas", "lens", "cactus", "octopus", "glass", "dress",
                     "has", "as", "us", "yes", "plus", "minus", "bonus", "circus", "virus", "campus", "atlas",
                     "lotus", "citrus", "hummus", "asparagus", "analysis", "hibiscus", "pegasus", "tiramisu",
                     "always", "perhaps", "across", "less", "unless", "ferris", "paris", "texas", "kiss"}
+
+RELATION_PHRASES.update(COVER_PHRASES)

@@ -32,6 +32,7 @@ from thinkdraw.plan.schema import (
     to_got,
 )
 from thinkdraw.think import lexicon as L
+from thinkdraw.think import spelling as S
 from thinkdraw.world.font import load_font
 from thinkdraw.world.layout import habitat, solve_layout
 from thinkdraw.world.vocab import (
@@ -52,7 +53,8 @@ _QUOTES = [("\u201c", "\u201d"), ("\u201e", "\u201c"), ("\u00ab", "\u00bb"), ("\
 _MARK = "\x00"
 _MARK_RE = r"\x00\d+\x00"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_TOKEN = re.compile(_MARK_RE + r"|\d+(?:[.,]\d+)?[A-Za-z]*|[A-Za-z][A-Za-z'\-]*|[,;:.!?&]")
+_TOKEN = re.compile(_MARK_RE + r"|\d+(?:[.,]\d+)?[A-Za-z]*|[A-Za-z][A-Za-z'\-]*|[,;:.!?&+/]")
+_SYMBOL_CONJ = ("+", "/")  # "car + tree", "cats/dogs": terse lists (not stop words inside a text: "C++", "24/7")
 _STOP_TEXT = set(L.CONJUNCTIONS) | {w for p in L.RELATION_PHRASES for w in p[:1]} | {
     "at", "during", "against", "under", "with", "and", "in", "on", "above", "below", "next", "near", "to",
     "that", "which", "while", "beside", "behind", "by", "over", "no", "without"}
@@ -93,6 +95,12 @@ class Mention:
     ids: list[str] = field(default_factory=list)
     group: str | None = None
     dropped: bool = False  # beyond MAX_ENTITIES: not planned
+    not_color: str | None = None  # "an apple that is not red"
+    arrangement: str | None = None  # "in a row", "in a circle", "stacked", "scattered"
+    inst_colors: list[str | None] | None = None  # per instance: "three cups: red, green and blue"
+    inst_places: list[str | None] | None = None  # per instance: "the left one", "one high and one low"
+    inst_sizes: list[str | None] | None = None  # per instance: "one big and one small"
+    notes: list[str] = field(default_factory=list)  # what was read and decided, for the trace
 
     @property
     def name(self) -> str:
@@ -107,6 +115,13 @@ class RelItem:
 
 
 @dataclass
+class OrderItem:
+    """'from left to right:' / 'from top to bottom:': each mention after it is ``pred`` the one before."""
+    pred: str
+    phrase: str
+
+
+@dataclass
 class Parse:
     items: list = field(default_factory=list)  # Mention | RelItem | "CONJ"
     background: str | None = None
@@ -116,6 +131,11 @@ class Parse:
     light: str | None = None
     free_texts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # words the planner does not know: nothing planned
+    corrections: list[tuple[int, str, str]] = field(default_factory=list)  # (token, typed, read as)
+    text_idx: set[int] = field(default_factory=set)  # tokens that are part of a text
+    n_words: int = 0
+    arrangements: list[tuple[str, list[Mention], str]] = field(default_factory=list)  # (kind, mentions, phrase)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -269,10 +289,12 @@ def parse(prompt: str) -> Parse:
     toks = [m.group(0) for m in found]
     low = [t.lower() for t in toks]
     out = Parse()
+    _correct_typos(toks, low, out)
     i, n = 0, len(toks)
     negate_next = False
     pending_text_intro = False
     pending_position: str | None = None
+    pending_arrangement: tuple[str, str] | None = None
 
     last_thing: list[Mention | RelItem | None] = [None]  # the last item that is not a conjunction
 
@@ -311,6 +333,7 @@ def parse(prompt: str) -> Parse:
             if txt:
                 lm = last_mention()
                 (lm.texts if lm else out.free_texts).append(txt)
+                out.text_idx.update(range(j, j2))
                 i = j2
                 continue
             i = j
@@ -321,6 +344,38 @@ def parse(prompt: str) -> Parse:
             lm = last_mention()
             (lm.texts if lm else out.free_texts).append(txt)
             i += 1
+            continue
+        # "from left to right: a, b, c"
+        m = _match(low, i, L.ORDER_PHRASES)
+        if m:
+            add(OrderItem(L.ORDER_PHRASES[m[1]], " ".join(m[1])))  # type: ignore[index]
+            i += m[0] + (i + m[0] < n and low[i + m[0]] == ":")
+            continue
+        # arrangements: "in a row", "stacked", "scattered" (after a mention) or "a row of" (before one)
+        m = _match(low, i, L.ARRANGEMENT_PREFIXES)
+        if m:
+            pending_arrangement = (L.ARRANGEMENT_PREFIXES[m[1]], " ".join(m[1]))  # type: ignore[index]
+            i += m[0]
+            continue
+        m = _match(low, i, L.ARRANGEMENT_PHRASES)
+        rm = _match(low, i, L.RELATION_PHRASES)
+        if m and (rm is None or m[0] >= rm[0]):
+            who = _arranged(out.items)
+            weak = m[0] == 1 or m[1][0] in ("around", "everywhere", "all", "here")
+            if who and (not weak or sum(w.count for w in who) >= 2 or m[1] == ("stacked",)):
+                out.arrangements.append((L.ARRANGEMENT_PHRASES[m[1]], who, " ".join(m[1])))  # type: ignore[index]
+                i += m[0]
+                continue
+        # a per-instance or shared attribute: "three cups: red, green and blue", "..., both pink"
+        dm = _distribution_at(low, i, out.items)
+        if dm:
+            i = dm
+            continue
+        # a negated colour: "an apple that is not red"
+        nc = _not_color_at(low, i)
+        if nc and last_mention() is not None:
+            color, i = nc
+            last_mention().not_color = color  # type: ignore[union-attr]
             continue
         j = _scene_at(out, low, i)  # light, style, time of day, background
         if j is not None:
@@ -373,14 +428,23 @@ def parse(prompt: str) -> Parse:
             add(Mention(noun=t, pronoun=True))
             i += 1
             continue
-        if t in L.CONJUNCTIONS or t == ":" or (t == "as" and low[i:i + 3] == ["as", "well", "as"]):
+        if t in L.CONJUNCTIONS or t in _SYMBOL_CONJ or t == ":" or (t == "as" and low[i:i + 3] == ["as", "well", "as"]):
             add("CONJ_WITH" if t == "with" else "CONJ")
             i += 3 if t == "as" else 1
             continue
         # a mention
         mm = _mention_at(toks, low, i)
         if mm:
-            men, i = mm
+            men, j = mm
+            if not _plannable(men, out, i, j):
+                i = j
+                continue
+            i = j
+            if pending_arrangement:
+                if not men.explicit_count and men.count == 3 and men.vague == "plural":
+                    men.count, men.vague = 4, pending_arrangement[1]
+                out.arrangements.append((pending_arrangement[0], [men], pending_arrangement[1]))
+                pending_arrangement = None
             if negate_next:
                 men.negated = True
                 negate_next = False
@@ -391,7 +455,243 @@ def parse(prompt: str) -> Parse:
             add(men)
             continue
         i += 1
+    _collect_unknown(toks, low, out)
     return out
+
+
+def _correct_typos(toks: list[str], low: list[str], out: Parse) -> None:
+    """Unknown lowercase words that are one slip from a world word are read as that word ("aples" -> "apples")."""
+    for k, w in enumerate(low):
+        tok = toks[k]
+        if not tok[:1].isalpha() or not (tok.islower() or (k == 0 and tok[1:].islower())):
+            continue
+        fix = S.correct(w)
+        if fix:
+            out.corrections.append((k, w, fix))
+            low[k] = fix
+            toks[k] = fix
+
+
+def _collect_unknown(toks: list[str], low: list[str], out: Parse) -> None:
+    """Words the planner does not know (outside texts), and how many words there are: for the trace, the
+    warnings, and the refusal of a prompt it cannot read at all."""
+    fixed = {k for k, _, _ in out.corrections}
+    words = [k for k, t in enumerate(toks) if t[:1].isalpha() and k not in out.text_idx]
+    out.n_words = len(words)
+    for k in words:
+        if k not in fixed and not S.known(low[k]) and low[k] not in out.unknown:
+            out.unknown.append(low[k])
+    out.corrections = [c for c in out.corrections if c[0] not in out.text_idx]
+
+
+def _plannable(men: Mention, out: Parse, i: int, j: int) -> bool:
+    """Whether a mention names a thing to draw: not a setting ("the night sky"), not an unknown word."""
+    head = men.noun.rsplit(" ", 1)[-1]
+    if category_of(men.noun) or men.noun in L.MULTIWORD_NOUNS:
+        return True
+    if head in S.SETTING_NOUNS or men.noun in BACKGROUND_WORDS:
+        kind = BACKGROUND_WORDS.get(men.noun) or BACKGROUND_WORDS.get(head)
+        if kind and out.background is None:
+            out.background = kind
+        out.notes.append(f"'{men.noun}' read as the setting, not a thing" + (f" (background: {kind})" if kind else ""))
+        return False
+    return _known_noun(head)
+
+
+def _arranged(items: list) -> list[Mention]:
+    """The mentions an arrangement phrase after them applies to: the last one when it is a group, else the run
+    of mentions since the last relation ("a cup and a ball side by side")."""
+    run: list[Mention] = []
+    for it in reversed(items):
+        if isinstance(it, Mention):
+            if it.pronoun or it.negated:
+                break
+            run.insert(0, it)
+            if it.count > 1 and len(run) == 1:
+                break
+        elif isinstance(it, RelItem | OrderItem):
+            break
+    return run
+
+
+def _small_number(w: str) -> int | None:
+    if w.isdigit():
+        return int(w)
+    v = L.NUMBER_WORDS.get(w)
+    return v if v is not None and 1 <= v <= MAX_COUNT and w not in ("a", "an", "some", "both", "few", "many") else None
+
+
+def _attr_at(low: list[str], k: int) -> tuple[tuple[str, str], int] | None:
+    """A per-instance attribute at token k: a colour, a size or a place word ("high", "low")."""
+    n = len(low)
+    while k < n and low[k] in ("is", "are", "colored", "coloured", "painted", "in"):
+        k += 1
+    if k < n and low[k] in L.COLOR_MODIFIERS and k + 1 < n and color_of(low[k + 1]):
+        k += 1
+    if k >= n:
+        return None
+    w = low[k]
+    c = color_of(w)
+    if c:
+        return ("color", c), k + 1 + (k + 1 < n and low[k + 1] in ("color", "colour", "colored", "coloured"))
+    if w in SIZES or w in SIZE_SYNONYMS:
+        return ("size", SIZE_SYNONYMS.get(w, w)), k + 1
+    if w in L.INSTANCE_PLACES and (k + 1 >= n or low[k + 1] in (",", "and", ".", ";")):
+        return ("place", L.INSTANCE_PLACES[w]), k + 1
+    return None
+
+
+def _distribution_at(low: list[str], i: int, items: list) -> int | None:
+    """Attributes given per instance or shared, after a mention; recorded on the mention(s); returns the index
+    after the clause, or None. Forms: ": red, green and blue", ", three red and two green", ", one of them yellow
+    and the rest blue", ", the left one orange and the right one white", ", one high and one low", ", both pink",
+    ", each of them green"."""
+    n = len(low)
+    last = items[-1] if items else None
+    if not isinstance(last, Mention) or last.pronoun or last.negated:
+        return None
+    j = i
+    if j < n and low[j] in (":", ",", ";", "-"):
+        j += 1
+    elif not (j < n and (low[j] in ("one", "all", "both", "each", "every") or _small_number(low[j]))):
+        return None
+    parts: list[tuple[tuple[str, object], tuple[str, str], str]] = []
+    end = None
+    while j < n:
+        k, sel = j, None
+        k0 = k
+        if low[k] == "the":
+            k += 1
+        if k + 1 < n and low[k] in L.INSTANCE_POSITIONS and low[k + 1] in ("one", "ones"):
+            sel, k = ("pos", L.INSTANCE_POSITIONS[low[k]]), k + 2
+        elif k < n and low[k] in L.INSTANCE_REST:
+            sel, k = ("rest", None), k + 1 + (k + 1 < n and low[k + 1] in ("one", "ones"))
+        elif k < n and low[k] in ("all", "each", "both", "every"):
+            k += 1
+            k += k < n and low[k] in ("one", "single")
+            sel = ("all", None)
+        elif k < n and _small_number(low[k]) is not None and not (k + 1 < n and _is_noun_token(low[k + 1])
+                                                                  and color_of(low[k + 1]) is None):
+            sel, k = ("n", _small_number(low[k])), k + 1
+        if k + 1 < n and low[k:k + 2] == ["of", "them"]:
+            k += 2
+        am = _attr_at(low, k)
+        if am is None:
+            break
+        attr, k = am
+        if k < n and low[k] not in L.INSTANCE_REST and _is_noun_token(low[k]) and _known_noun(low[k]):
+            return None  # "three houses, two black balloons": a new mention, not a distribution
+        parts.append((sel or ("bare", None), attr, " ".join(low[k0:k])))
+        end = k
+        j = k
+        if j < n and low[j] == ",":
+            j += 1
+        if j < n and low[j] == "and":
+            j += 1
+        if j == end:
+            break
+    if not parts or end is None:
+        return None
+    sels = [p[0][0] for p in parts]
+    if last.count < 2 and not all(s == "all" for s in sels):
+        return None
+    if last.count >= 2 and all(s == "bare" for s in sels) and len(parts) == 1 and low[i] not in (":", ","):
+        return None
+    if all(s == "all" for s in sels):
+        if last.count >= 2 and not any(w in ("both",) for w in low[i:end]):
+            targets = [last]
+        else:
+            k_want = 2 if "both" in low[i:end] else 99
+            targets = []
+            for it in reversed(items):
+                if isinstance(it, Mention) and not it.pronoun and not it.negated:
+                    targets.insert(0, it)
+                    if sum(t.count for t in targets) >= k_want:
+                        break
+        for p in parts:
+            kind, val = p[1]
+            for t in targets:
+                if kind == "color":
+                    t.color = val
+                elif kind == "size":
+                    t.size = val
+        who = " and ".join(t.noun for t in targets)
+        last.notes.append(f"'{' '.join(low[i:end]).strip(', ')}' applies to {who} -> {parts[0][1][1]}")
+        return end
+    _distribute(last, parts)
+    return end
+
+
+def _distribute(men: Mention, parts: list) -> None:
+    """Assign per-instance attributes of a group from its distribution clause, and say how in the trace."""
+    cnt = men.count
+    colors: list[str | None] = [men.color] * cnt
+    places: list[str | None] = [None] * cnt
+    sizes: list[str | None] = [men.size] * cnt
+    taken: set[int] = set()
+    bare = [p for p in parts if p[0][0] == "bare"]
+    order = {"left": 0, "first": 0, "top": 0, "second": 1, "third": 2, "fourth": 3, "middle": cnt // 2,
+             "right": cnt - 1, "last": cnt - 1, "bottom": cnt - 1, "front": 0, "back": cnt - 1}
+    said = []
+    for sel, (kind, val), phrase in parts:
+        free = [k for k in range(cnt) if k not in taken]
+        if sel[0] == "pos":
+            k = order.get(sel[1], 0)
+            if k in taken and free:
+                k = free[0]
+            targets = [min(k, cnt - 1)]
+            if sel[1] in ("left", "right", "top", "bottom", "middle"):
+                places[targets[0]] = sel[1]
+        elif sel[0] == "n":
+            targets = free[:sel[1]]
+        elif sel[0] == "rest":
+            targets = free
+        elif sel[0] == "all":
+            targets = list(range(cnt))
+        else:  # bare: one each when they match the count, else all
+            targets = free[:1] if len(bare) == cnt or len(bare) > 1 else list(range(cnt))
+        for k in targets:
+            if kind == "color":
+                colors[k] = val  # type: ignore[assignment]
+            elif kind == "size":
+                sizes[k] = val  # type: ignore[assignment]
+            elif kind == "place":
+                places[k] = val  # type: ignore[assignment]
+        taken.update(targets)
+        if targets:
+            which = "the other " + _num_word(len(targets)) if sel[0] == "rest" else (
+                f"{men.noun} {targets[0] + 1}" if len(targets) == 1 else f"{_num_word(len(targets))} {men.noun}s")
+            said.append(f"'{phrase}' = {which} -> {val}")
+    men.inst_colors, men.inst_places, men.inst_sizes = colors, places, sizes
+    if len({c for c in colors}) == 1:
+        men.color = colors[0]
+    men.notes.append("; ".join(said))
+
+
+def _num_word(k: int) -> str:
+    return {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six"}.get(k, str(k))
+
+
+def _not_color_at(low: list[str], i: int) -> tuple[str, int] | None:
+    """'that is not red', 'which isn't blue', ', not green' -> (the colour it must not be, index after)."""
+    n = len(low)
+    k = i
+    if k < n and low[k] in ("that", "which", ","):
+        k += 1
+    if k < n and low[k] in ("is", "are", "that's"):
+        k += 1
+    if k < n and low[k] in ("not", "isn't", "aren't", "never"):
+        k += 1
+    else:
+        return None
+    if k < n and low[k] == "a" or k >= n:
+        return None
+    if low[k] in L.COLOR_MODIFIERS and k + 1 < n and color_of(low[k + 1]):
+        k += 1
+    c = color_of(low[k]) if k < n else None
+    if c is None or k == i + 1 and low[i] == ",":
+        return (c, k + 1) if c else None
+    return c, k + 1
 
 
 def _scene_at(out: Parse, low: list[str], i: int) -> int | None:
@@ -442,7 +742,8 @@ def _unquoted_text(s: str, found: list[re.Match[str]], toks: list[str], low: lis
     k = j
     while k < n and toks[k] not in _SENTENCE_END and not _is_mark(toks[k]):
         if (k > j or started) and low[k] in _STOP_TEXT and not toks[k].isupper() and not (
-                toks[k] == "&" and k > j and k + 1 < n and _texty(toks[k + 1]) and _texty(toks[k - 1])):
+                toks[k] == "&" and k > j and k + 1 < n and _texty(toks[k + 1])
+                and (_texty(toks[k - 1]) or toks[k - 1] in _SYMBOL_CONJ)):
             break
         k += 1
     while j < k < n and toks[k] in ("!", "?") and found[k].start() == found[k - 1].end():
@@ -636,17 +937,23 @@ def _mention_at(toks: list[str], low: list[str], i: int) -> tuple[Mention, int] 
     m = _match(low, j, L.QUANTITY_PHRASES)
     if m:
         count, explicit = L.QUANTITY_PHRASES[m[1]], True  # type: ignore[index]
-        if m[1] in (("a", "few"),):
-            vague = "a few"
+        vague = L.VAGUE_QUANTITIES.get(m[1])  # type: ignore[arg-type]
         j += m[0]
+        explicit = vague is None
+        count, j = _number_tail(low, j, count)
+    elif j < n and _compound_number(low[j]) is not None:
+        count, explicit = _compound_number(low[j]), True  # type: ignore[assignment]
+        count, j = _number_tail(low, j + 1, count)  # type: ignore[arg-type]
     elif j < n and (low[j].isdigit() or (low[j] in L.NUMBER_WORDS and low[j] not in ("a", "an", "some"))):
         if low[j].isdigit():
-            count = int(low[j])
+            count = int(low[j]) if len(low[j]) < 12 else 10 ** 12
         else:
             count = L.NUMBER_WORDS[low[j]]
             vague = low[j] if low[j] in L.VAGUE_COUNTS else None
         explicit = vague is None
         j += 1
+        if explicit:
+            count, j = _number_tail(low, j, count)
         if j < n and low[j] == "of":  # "two of the apples"
             j += 1
     elif j < n and low[j] in ("a", "an", "one"):
@@ -662,6 +969,7 @@ def _mention_at(toks: list[str], low: list[str], i: int) -> tuple[Mention, int] 
         exact = exact or low[j] in L.EXACT_WORDS
         j += 1
     color = size = material = None
+    color_notes: list[str] = []
     while j < n:
         w = low[j]
         if _multiword_at(low, j):
@@ -672,6 +980,12 @@ def _mention_at(toks: list[str], low: list[str], i: int) -> tuple[Mention, int] 
         c = color_of(w)
         # "orange" at the head of the phrase is the fruit
         if c and not (w == "orange" and (j + 1 >= n or _is_function(low[j + 1]))):
+            if color is None:
+                near = S.nearest_color(w if w not in L.COLOR_MODIFIERS or c is None else w)
+                if near is None and "-" in w:
+                    near = next((S.nearest_color(p) for p in w.split("-") if S.nearest_color(p)), None)
+                if near:
+                    color_notes.append(near[1])
             color = color or c
             j += 1
             if j < n and low[j] in ("-", "colored", "coloured", "and") and j + 1 < n and color_of(low[j + 1]):
@@ -726,12 +1040,33 @@ def _mention_at(toks: list[str], low: list[str], i: int) -> tuple[Mention, int] 
         if j + 1 < n and low[j] == "of" and _is_noun_token(low[j + 1]):
             j += 2
     men = Mention(noun=noun, count=count, vague=vague, exact=exact, color=color, size=size, material=material,
-                  definite=definite, explicit_count=explicit)
+                  definite=definite, explicit_count=explicit, notes=color_notes)
     if not explicit and plural and not definite and count == 1 and low[i] not in ("a", "an", "one"):
         men.count, men.vague = 3, men.vague or "plural"
     if definite and plural:
         men.count = 3 if not explicit else men.count
     return men, j
+
+
+def _compound_number(w: str) -> int | None:
+    """'twenty-five' -> 25, 'sixty-six' -> 66 (hyphenated tens and units)."""
+    if "-" not in w:
+        return None
+    a, _, b = w.partition("-")
+    if a in L.TENS and b in L.NUMBER_WORDS and 1 <= L.NUMBER_WORDS[b] <= 9:
+        return L.NUMBER_WORDS[a] + L.NUMBER_WORDS[b]
+    return None
+
+
+def _number_tail(low: list[str], j: int, count: int) -> tuple[int, int]:
+    """The rest of a spelled number after its first word: 'twenty five', 'two dozen', 'three hundred'."""
+    n = len(low)
+    if j < n and count in (20, 30, 40, 50, 60, 70, 80, 90) and low[j] in L.NUMBER_WORDS \
+            and 1 <= L.NUMBER_WORDS[low[j]] <= 9 and low[j] not in ("a", "an", "both", "some", "few"):
+        count, j = count + L.NUMBER_WORDS[low[j]], j + 1
+    while j < n and low[j] in L.BIG_NUMBERS:
+        count, j = count * L.BIG_NUMBERS[low[j]], j + 1
+    return min(count, 10 ** 12), j
 
 
 # ------------------------------------------------------------------------------------------------
@@ -766,6 +1101,7 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
     rs = Reasoning()
     plan = ScenePlan(prompt=prompt, canvas=canvas or Canvas())
 
+    _refuse_unreadable(prompt, ps)
     positive, negatives, cap_notes = _count_mentions(ps, plan)
     if not positive and not ps.free_texts:
         if negatives:
@@ -773,7 +1109,11 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
         raise PlanningError(f"nothing to draw in {_short(prompt, 80)!r}: no object was recognised")
     relations = _mention_relations(ps.items) + _absolute_relations(positive)
     _add_entities(plan, positive)
-    plan.relations = _dedupe(relations)
+    relations += _arrangement_relations(plan, ps) + _instance_relations(positive)
+    plan.relations = _shared_supports(plan, _dedupe(relations))
+    if ps.unknown:
+        shown = ", ".join(f"'{w}'" for w in ps.unknown[:8]) + (" ..." if len(ps.unknown) > 8 else "")
+        plan.warnings.append(f"did not understand {shown}: not a word the planner knows; nothing was planned for it")
     plan.negatives = negatives
     for neg in negatives:
         if any(e.noun == neg for e in plan.entities):
@@ -782,7 +1122,8 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
     cap_notes += _add_texts(plan, positive, ps.free_texts)
 
     bg, bg_reason, time, time_reason = _choose_scene(plan, ps)
-    rs.add("parse", _parse_text(positive, negatives, ps) + "".join(f" {n}" for n in cap_notes))
+    rs.add("parse", _parse_text(positive, negatives, ps) + "".join(f" {n}" for n in cap_notes)
+           + _reading_text(positive, ps, plan))
     rs.add("constraints", _constraints_text(positive, plan))
     rs.add("plan", f"Background: {bg} ({bg_reason}); time of day: {time} ({time_reason}); style: {plan.style}. "
                    + _category_text(plan))
@@ -795,6 +1136,16 @@ def plan_prompt(prompt: str, seed: int = 0, canvas: Canvas | None = None) -> tup
         rs.add("text", _text_text(plan))
     rs.add("physics", _physics_text(plan, light_reason))
     return rs, plan
+
+
+def _refuse_unreadable(prompt: str, ps: Parse) -> None:
+    """A prompt whose words are mostly unknown (another language, gibberish) is refused with a clear error
+    rather than planned as placeholders."""
+    if len(ps.unknown) >= 2 and len(ps.unknown) * 2 > ps.n_words:
+        shown = ", ".join(f"'{w}'" for w in ps.unknown[:6])
+        raise PlanningError(f"cannot read {_short(prompt, 60)!r}: most of its words are not words the planner knows "
+                            f"({shown}); write in English with things the world has, e.g. 'three red apples "
+                            "next to a blue cup'")
 
 
 def _count_mentions(ps: Parse, plan: ScenePlan) -> tuple[list[Mention], list[str], list[str]]:
@@ -826,7 +1177,11 @@ def _count_mentions(ps: Parse, plan: ScenePlan) -> tuple[list[Mention], list[str
             continue
         if men.count > MAX_COUNT:
             plan.warnings.append(f"count {men.count} for '{men.noun}' capped at {MAX_COUNT}")
+            men.notes.append(f"{men.count} {men.noun}s is more than the world draws in one group: capped at {MAX_COUNT}")
             men.count = MAX_COUNT
+            for lst in (men.inst_colors, men.inst_places, men.inst_sizes):
+                if lst is not None:
+                    del lst[MAX_COUNT:]
         room = MAX_ENTITIES - total
         if men.count > room:
             cut[men.noun] = cut.get(men.noun, 0) + men.count - max(room, 0)
@@ -891,9 +1246,28 @@ def _mention_relations(items: list) -> list[Relation]:
         if it == "CONJ":
             k += 1
             continue
+        if isinstance(it, OrderItem):  # "from left to right: a, b, c": each next one is <pred> the one before
+            seq: list[Mention] = []
+            q = k + 1
+            while q < len(items) and (items[q] in ("CONJ", "CONJ_WITH") or isinstance(items[q], Mention)):
+                x = items[q]
+                if isinstance(x, Mention) and not x.negated and not x.pronoun and (x.ref or x).ids:
+                    seq.append(x.ref or x)
+                q += 1
+            relations += [Relation(subject=b.name, predicate=it.pred, object=a.name)  # type: ignore[arg-type]
+                          for a, b in zip(seq, seq[1:], strict=False)]
+            history += seq
+            run, last_subject = [], seq[-1:]
+            k = q
+            continue
         # a relation: the object(s) follow
         cands = list(islice((x for x in items[k + 1:] if isinstance(x, Mention) and not x.negated), 2))
         objs = [o for o in map(resolve_pronoun, cands) if o is not None]
+        if it.pred == "between" and cands and cands[0].pronoun:  # "two houses and a tree between them"
+            grp = next((h for h in reversed(history) if len(h.ids) >= 2), None)
+            if grp is not None:
+                objs = [grp]
+                run = [m for m in run if m is not grp] or [h for h in history if h is not grp][-1:]
         nxt = [x for x in items[k + 1:k + 6] if isinstance(x, Mention)]
         if not objs or not nxt or (not cands[0].pronoun and resolve_pronoun(cands[0]) is None):
             k += 1
@@ -932,6 +1306,11 @@ def _mention_relations(items: list) -> list[Relation]:
                 relations.append(Relation(subject=s.name, predicate=pred, object=obj.name))
         last_subject, run = subj, []
         k = skip_to
+        # a chain: "a star above a heart above a circle" -- the object is the subject of the same relation next
+        if k < len(items) and isinstance(items[k], RelItem) and not items[k].inverted and (
+                items[k].pred == pred or {items[k].pred, pred} <= {"above", "below"}
+                or {items[k].pred, pred} <= {"left_of", "right_of"}):
+            run = [obj]
     return relations
 
 
@@ -964,14 +1343,94 @@ def _add_entities(plan: ScenePlan, positive: list[Mention]) -> None:
         defaulted = False
         if color is None and cat and CATEGORIES[cat].default_color and CATEGORIES[cat].kind == "thing":
             color, defaulted = CATEGORIES[cat].default_color, True
-        for eid in men.ids:
-            attrs = Attributes(color=color, size=men.size, material=men.material, default_color=defaulted)
-            if men.position:
-                attrs.position = men.position  # type: ignore[attr-defined]
+        if men.not_color and color in (men.not_color, None):
+            color, defaulted = _other_color(cat, men.not_color), False
+            men.notes.append(f"'not {men.not_color}': {men.noun} drawn {color} instead")
+        for k, eid in enumerate(men.ids):
+            c = men.inst_colors[k] if men.inst_colors and k < len(men.inst_colors) and men.inst_colors[k] else color
+            sz = men.inst_sizes[k] if men.inst_sizes and k < len(men.inst_sizes) and men.inst_sizes[k] else men.size
+            attrs = Attributes(color=c, size=sz, material=men.material, default_color=defaulted and c == color,
+                               position=men.position)
             plan.entities.append(Entity(id=eid, noun=men.noun, category=cat, group=men.group, attributes=attrs))
         if cat is None:
             plan.warnings.append(f"'{men.noun}' is not in the built-in world: it is planned, but the built-in "
                                  "renderer cannot draw it (it will appear as a placeholder)")
+
+
+def _other_color(cat: str | None, not_color: str) -> str:
+    """A colour for a thing that must not be ``not_color``: its next natural colour, else the first other one."""
+    natural = CATEGORIES[cat].natural_colors if cat else ()
+    default = CATEGORIES[cat].default_color if cat else None
+    for c in ((default,) if default else ()) + tuple(natural) + COLOR_NAMES:
+        if c and c != not_color:
+            return c
+    return "gray"
+
+
+def _arrangement_relations(plan: ScenePlan, ps: Parse) -> list[Relation]:
+    """Arrangements shape the layout: a group's entities get ``attributes.arrangement``; a stack is a chain of
+    'on', a column of 'above', a row of several mentions a chain of 'left of'."""
+    rels: list[Relation] = []
+    ents = {e.id: e for e in plan.entities}
+    for kind, mentions, _phrase in ps.arrangements:
+        ids = [i for m in mentions for i in (m.ref or m).ids if i in ents]
+        if len(ids) < 2:
+            continue
+        if kind == "stack":
+            rels += [Relation(subject=b, predicate="on", object=a) for a, b in zip(ids, ids[1:], strict=False)]
+        elif kind == "column":
+            rels += [Relation(subject=a, predicate="above", object=b) for a, b in zip(ids, ids[1:], strict=False)]
+        elif kind == "row" and len(mentions) > 1:
+            rels += [Relation(subject=a, predicate="left_of", object=b) for a, b in zip(ids, ids[1:], strict=False)]
+        for i in ids:
+            ents[i].attributes.arrangement = kind  # type: ignore[assignment]
+    return rels
+
+
+def _instance_relations(positive: list[Mention]) -> list[Relation]:
+    """Per-instance places ("the left one", "one high and one low") as relations between a group's entities."""
+    rels: list[Relation] = []
+    pred = {"left": "left_of", "right": "right_of", "top": "above", "bottom": "below"}
+    for men in positive:
+        if not men.inst_places:
+            continue
+        placed = [(k, p) for k, p in enumerate(men.inst_places[:len(men.ids)]) if p in pred]
+        for k, p in placed:
+            for o in range(len(men.ids)):
+                if o != k and men.inst_places[o] != p:
+                    rels.append(Relation(subject=men.ids[k], predicate=pred[p], object=men.ids[o]))  # type: ignore[arg-type]
+        if any(p == "middle" for p in men.inst_places) and len(men.ids) >= 3:
+            k = men.inst_places.index("middle")
+            others = [men.ids[o] for o in range(len(men.ids)) if o != k]
+            rels.append(Relation(subject=men.ids[k], predicate="between", object=others[0], object2=others[-1]))
+    return rels
+
+
+_SIDE = ("next_to", "near", "left_of", "right_of")
+
+
+def _shared_supports(plan: ScenePlan, rels: list[Relation]) -> list[Relation]:
+    """A small thing beside something that stands on another thing shares its support: 'a book beside the cup'
+    when the cup is on a table puts the book on the table too."""
+    ents = {e.id: e for e in plan.entities}
+    groups: dict[str, list[str]] = defaultdict(list)
+    for e in plan.entities:
+        if e.group:
+            groups[e.group].append(e.id)
+    on = {r.subject: r.object for r in rels if r.predicate == "on"}
+    out = list(rels)
+    for r in rels:
+        if r.predicate not in _SIDE or r.subject in on:
+            continue
+        sup = on.get(r.object)
+        if sup is None or sup == r.subject or r.subject not in ents and r.subject not in groups:
+            continue
+        subj = ents.get(r.subject) or ents[groups[r.subject][0]]
+        if subj.category and CATEGORIES[subj.category].habitat == "table" and (
+                ents.get(sup) is None or ents[sup].category in ("table", "book", "car")):
+            out.append(Relation(subject=r.subject, predicate="on", object=sup))
+            on[r.subject] = sup
+    return out
 
 
 def _add_texts(plan: ScenePlan, positive: list[Mention], free_texts: list[str]) -> list[str]:
@@ -1116,6 +1575,23 @@ def _parse_text(pos: list[Mention], neg: list[str], ps: Parse) -> str:
     if rels:
         parts.append("Spatial words: " + ", ".join(f"'{r.phrase}' -> {r.pred}" for r in rels) + ".")
     return " ".join(parts)
+
+
+def _reading_text(pos: list[Mention], ps: Parse, plan: ScenePlan) -> str:
+    """What was read and decided per phenomenon: corrections, colour mappings, per-instance attributes,
+    arrangements, settings, caps, and the words not understood."""
+    parts: list[str] = []
+    for _, typed, fixed in ps.corrections:
+        parts.append(f"read '{typed}' as '{fixed}'")
+    for m in pos:
+        parts += [n for n in m.notes if n]
+    for kind, mentions, phrase in ps.arrangements:
+        names = " and ".join(m.noun for m in mentions)
+        parts.append(f"'{phrase}' is an arrangement of the {names}, not a thing: laid out as a {kind}")
+    parts += ps.notes
+    if ps.unknown:
+        parts.append("not understood (nothing planned for them): " + ", ".join(f"'{w}'" for w in ps.unknown[:12]))
+    return (" Reading: " + "; ".join(parts) + ".") if parts else ""
 
 
 def _constraints_text(pos: list[Mention], plan: ScenePlan) -> str:

@@ -475,9 +475,16 @@ def _stack(plan: ScenePlan, stacked: dict[str, tuple[str, str]], size: dict[str,
     for s, (pred, o) in stacked.items():
         by_support[(pred, o)].append(s)
     done: set[str] = set()
-    pending = list(by_support)
+
+    def depth(eid: str) -> int:  # how many supports below: supports are placed before what rests on them
+        d = 0
+        while eid in stacked and d <= len(stacked):
+            eid, d = stacked[eid][1], d + 1
+        return d
+
+    pending = sorted(by_support, key=lambda key: depth(key[1]))
     guard = 0
-    while pending and guard < 100:
+    while pending and guard < 100 + 2 * len(by_support):
         guard += 1
         pred, o = pending.pop(0)
         if o not in boxes:
@@ -495,7 +502,7 @@ def _stack(plan: ScenePlan, stacked: dict[str, tuple[str, str]], size: dict[str,
                 f = min(f, 0.7 * ow / w, 0.7 * oh / h)
             if pred == "under":
                 f = min(f, 0.75 * oh / h)
-            w, h = w * f, h * f
+            w, h = max(w * f, 0.01), max(h * f, 0.01)  # a deep chain of "in" must not shrink to nothing
             cx = ox0 + slot * (j + 0.5)
             if pred == "on":
                 y1 = oy0 + 0.01
