@@ -570,7 +570,7 @@ def _distribution_at(low: list[str], i: int, items: list) -> int | None:
             k += 1
             k += k < n and low[k] in ("one", "single")
             sel = ("all", None)
-        elif k < n and _small_number(low[k]) is not None and not (k + 1 < n and _is_noun_token(low[k + 1])
+        elif k < n and _small_number(low[k]) is not None and not (k + 1 < n and _known_noun(low[k + 1])
                                                                   and color_of(low[k + 1]) is None):
             sel, k = ("n", _small_number(low[k])), k + 1
         if k + 1 < n and low[k:k + 2] == ["of", "them"]:
@@ -720,6 +720,11 @@ def _scene_at(out: Parse, low: list[str], i: int) -> int | None:
 
 
 _SENTENCE_END = (",", ";", ".", "!", "?")
+# participles that go on about the carrier ("... hanging on a wall"): they end an unquoted text
+_TEXT_VERB_STOPS = {w for w in L.FILLER_WORDS | S.COMMON_WORDS if w.endswith(("ing", "ed"))} | {
+    "hung", "stuck", "set", "placed", "mounted", "taped", "glued", "pinned", "displayed", "draped", "stretched",
+    "leaning", "towering", "waving", "nailed", "propped", "posted", "fixed", "attached", "put", "stands", "hangs",
+    "sits", "lies", "floats", "flies", "is", "are"} - {"featuring", "showing", "saying", "reading", "spelling"}
 _QUOTE_CHARS = "".join(a + b for a, b in _QUOTES if a != "\u2018")  # not the apostrophe-like single quotes
 
 
@@ -741,6 +746,9 @@ def _unquoted_text(s: str, found: list[re.Match[str]], toks: list[str], low: lis
     started = bool(s[lo:first].strip())  # the text opens with a word the tokenizer does not see ("#1", "ÜBER")
     k = j
     while k < n and toks[k] not in _SENTENCE_END and not _is_mark(toks[k]):
+        if k > j and toks[k][:1].islower() and toks[k].isalpha() and (
+                low[k] in _TEXT_VERB_STOPS or not any(c.islower() for t in toks[j:k] for c in t)):
+            break  # "OPEN 24H hanging on a wall": a lowercase word after capitals, or a participle, ends the text
         if (k > j or started) and low[k] in _STOP_TEXT and not toks[k].isupper() and not (
                 toks[k] == "&" and k > j and k + 1 < n and _texty(toks[k + 1])
                 and (_texty(toks[k - 1]) or toks[k - 1] in _SYMBOL_CONJ)):

@@ -22,6 +22,7 @@ How it works (all boxes in 0..1 of the canvas, origin top-left):
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -310,6 +311,9 @@ def _place_all(plan: ScenePlan, res: LayoutResult, seed: int, keep: set[str]) ->
 
     rows = _rows(order, zone, vlayer, size)
     boxes = _row_boxes(plan, rows, desired, size)
+    _arrange(plan, boxes, zone, rng, res)
+    _depth(plan, boxes, zone, res)
+    _lower_towers(stacked, size, boxes, zone)
     _stack(plan, stacked, size, boxes, res)
     for e in plan.entities:
         if e.id in keep:
@@ -504,7 +508,14 @@ def _stack(plan: ScenePlan, stacked: dict[str, tuple[str, str]], size: dict[str,
                 f = min(f, 0.75 * oh / h)
             w, h = max(w * f, 0.01), max(h * f, 0.01)  # a deep chain of "in" must not shrink to nothing
             cx = ox0 + slot * (j + 0.5)
-            if pred == "on":
+            ocat = CATEGORIES.get(ents[o].category or "")
+            if pred == "on" and ocat is not None and (ocat.carries_text or ocat.name == "tree"):
+                # printed on a poster / sign / banner, perched in a tree's crown: inside the box, drawn over it
+                f2 = min(1.0, 0.45 * ow / w, (0.35 if ocat.name == "tree" else 0.45) * oh / h)
+                w, h = w * f2, h * f2
+                y1 = oy0 + (0.42 if ocat.name == "tree" else 0.62) * oh + (j % 2) * 0.08 * oh * (ocat.name == "tree")
+                ents[s].supported_by = o
+            elif pred == "on":
                 y1 = oy0 + 0.01
                 y0 = max(0.0, y1 - h)
                 ents[s].supported_by = o
@@ -525,6 +536,131 @@ def _stack(plan: ScenePlan, stacked: dict[str, tuple[str, str]], size: dict[str,
             done.add(s)
     if pending:
         res.notes.append("could not resolve some stacking supports")
+
+
+def _arrange(plan: ScenePlan, boxes: dict[str, tuple[float, float, float, float]], zone: dict[str, str],
+             rng: random.Random, res: LayoutResult) -> None:
+    """Arrangements named in the prompt (``attributes.arrangement``) reshape their group's boxes:
+    a row is one line (shrunk to fit), a circle puts the members on a ring, scattered members get seeded
+    random places across their zone without overlapping."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for e in plan.entities:
+        a = e.attributes.arrangement
+        if a in ("row", "circle", "scatter") and e.id in boxes and e.id in zone:
+            groups[(a, e.group or a)].append(e.id)
+    bands = _bands(plan)
+    for (kind, _g), ids in groups.items():
+        if len(ids) < 2:
+            continue
+        ids.sort(key=lambda i: box_center(boxes[i])[0])
+        z = zone[ids[0]]
+        ground = z in ("ground", "surface")
+        ws = [boxes[i][2] - boxes[i][0] for i in ids]
+        hs = [boxes[i][3] - boxes[i][1] for i in ids]
+        if kind == "row":
+            total = sum(ws) + GAP * (len(ids) + 1)
+            f = min(1.0, (1 - 2 * EDGE) / total)
+            ws, hs = [w * f for w in ws], [h * f for h in hs]
+            bottom = max(boxes[i][3] for i in ids)
+            cy = sum(box_center(boxes[i])[1] for i in ids) / len(ids)
+            x = 0.5 - (sum(ws) + GAP * (len(ids) - 1)) / 2
+            for i, w, h in zip(ids, ws, hs, strict=True):
+                y1 = bottom if ground else cy + h / 2
+                boxes[i] = (x, y1 - h, x + w, y1)
+                x += w + GAP
+        elif kind == "circle":
+            n = len(ids)
+            lo, hi = (max(bands["ground"][0] - 0.1, 0.3), 0.97) if ground else (
+                bands["air"] if z == "air" else (0.05, 0.95))
+            r = min(0.3, (hi - lo) / 2 - max(hs) / 2 - 0.01)
+            r = max(r, 0.12)
+            f = min(1.0, 0.8 * 2 * math.pi * r / n / max(max(ws), max(hs)))
+            ws, hs = [w * f for w in ws], [h * f for h in hs]
+            cy = min(max((lo + hi) / 2, r + max(hs) / 2 + 0.02), 0.98 - r - max(hs) / 2)
+            for k, (i, w, h) in enumerate(zip(ids, ws, hs, strict=True)):
+                ang = -math.pi / 2 + 2 * math.pi * k / n
+                cx, cyk = 0.5 + r * math.cos(ang), cy + r * math.sin(ang)
+                boxes[i] = (cx - w / 2, cyk - h / 2, cx + w / 2, cyk + h / 2)
+            res.notes.append(f"{_g} arranged on a circle of radius {r:.2f}")
+        else:  # scatter
+            lo, hi = (bands["ground"][0], 0.96) if ground else (bands["air"] if z == "air" else (0.05, 0.95))
+            placed: list[tuple[float, float, float, float]] = []
+            for i, w, h in zip(ids, ws, hs, strict=True):
+                best = None
+                for _ in range(40):
+                    x0 = rng.uniform(EDGE, max(EDGE, 1 - EDGE - w))
+                    yb = rng.uniform(lo, hi) if ground else rng.uniform(lo, max(lo, hi - h))
+                    b = (x0, yb - h, x0 + w, yb) if ground else (x0, yb, x0 + w, yb + h)
+                    worst = max((box_overlap(b, q) / min(_area(b), _area(q)) for q in placed), default=0.0)
+                    if best is None or worst < best[0]:
+                        best = (worst, b)
+                    if worst < 0.05:
+                        break
+                assert best is not None
+                placed.append(best[1])
+                boxes[i] = best[1]
+
+
+def _depth(plan: ScenePlan, boxes: dict[str, tuple[float, float, float, float]], zone: dict[str, str],
+           res: LayoutResult) -> None:
+    """Depth and cover. "A in front of B": A is nearer, so lower on the canvas, a little larger, drawn later and
+    partly covering B; "behind" is the reverse. "A covering half of B": A is drawn over about half of B."""
+    expand = _member_index(plan)
+    ents = {e.id: e for e in plan.entities}
+    for r in plan.relations:
+        if r.predicate not in ("in_front_of", "behind", "covering"):
+            continue
+        objs = [o for o in expand(r.object) if o in boxes]
+        subs = [s for s in expand(r.subject) if s in boxes and s not in objs]
+        if not objs or not subs:
+            continue
+        o = objs[0]
+        ox0, oy0, ox1, oy1 = boxes[o]
+        ow, oh = ox1 - ox0, oy1 - oy0
+        for k, s in enumerate(subs):
+            x0, y0, x1, y1 = boxes[s]
+            w, h = x1 - x0, y1 - y0
+            side = 1 if (x0 + x1) / 2 >= (ox0 + ox1) / 2 else -1
+            if r.predicate == "covering":
+                fv = min(h, oh) / oh
+                fh = min(1.0, 0.5 / fv)
+                if w < fh * ow:
+                    w, h = fh * ow * 1.05, h * fh * ow * 1.05 / w
+                cy = (oy0 + oy1) / 2
+                nx0 = ox1 - fh * ow if side > 0 else ox0 + fh * ow - w
+                boxes[s] = _clip((nx0, cy - h / 2, nx0 + w, cy + h / 2))
+                ents[s].z = max(ents[s].z, ents[o].z + 1)
+                res.notes.append(f"{s} covers about half of {o}")
+                continue
+            front = r.predicate == "in_front_of"
+            if front and zone.get(s) in ("ground", "surface"):
+                w, h = w * 1.1, h * 1.1
+            dy = (0.06 + 0.03 * k) * (1 if front else -1)
+            cx = (ox0 + ox1) / 2 + side * (0.35 * ow + 0.1 * w) + side * k * w * 0.6
+            ny1 = min(max(oy1 + dy, h + 0.02), 0.985)
+            boxes[s] = _clip((cx - w / 2, ny1 - h, cx + w / 2, ny1))
+            if front:
+                ents[s].z = max(ents[s].z, ents[o].z + 1)
+            else:
+                ents[o].z = max(ents[o].z, ents[s].z + 1)
+            res.notes.append(f"{s} {'in front of' if front else 'behind'} {o}: "
+                             f"{'lower and drawn over it' if front else 'higher and drawn under it'}")
+
+
+def _lower_towers(stacked: dict[str, tuple[str, str]], size: dict[str, tuple[float, float]],
+                  boxes: dict[str, tuple[float, float, float, float]], zone: dict[str, str]) -> None:
+    """A stack that would run off the top of the canvas starts lower, when its base is free to move."""
+    height: dict[str, float] = defaultdict(float)
+    for s, (pred, _o) in stacked.items():
+        if pred == "on":
+            height[_root(s, stacked)] += size[s][1]
+    for root, hgt in height.items():
+        if root not in boxes or zone.get(root) in ("ground", "surface", "water"):
+            continue
+        b = boxes[root]
+        shift = min(max(EDGE - (b[1] - hgt), 0.0), 0.97 - b[3])
+        if shift > 0:
+            boxes[root] = (b[0], b[1] + shift, b[2], b[3] + shift)
 
 
 def _widen_carriers(plan: ScenePlan, size: dict[str, tuple[float, float]]) -> None:
