@@ -213,7 +213,19 @@ STYLE_PHRASES: dict[tuple[str, ...], str] = {tuple(k.split()): v for k, v in {
     "3d render": "3d render", "3d": "3d render", "minimalist": "minimalist", "minimal": "minimalist",
     "line art": "line art", "flat": "flat", "flat design": "flat", "vintage": "vintage", "retro": "vintage",
     "photorealistic": "photo", "realistic": "photo", "photograph": "photo",
+    # styles the world lacks, read as the nearest it has (the trace says so)
+    "anime": "cartoon", "manga": "cartoon", "comic": "cartoon", "comic book": "cartoon", "disney": "cartoon",
+    "impressionist": "oil painting", "impressionism": "oil painting", "acrylic": "oil painting",
+    "acrylic painting": "oil painting", "gouache": "watercolor", "pastel": "watercolor", "ink wash": "watercolor",
+    "crayon": "sketch", "pencil": "sketch", "charcoal": "sketch", "pencil drawing": "sketch",
+    "charcoal drawing": "sketch", "ink": "line art", "ink drawing": "line art", "outline": "line art",
+    "low poly": "3d render", "claymation": "3d render", "isometric": "3d render", "8-bit": "pixel art",
+    "8 bit": "pixel art", "16-bit": "pixel art", "retro game": "pixel art", "art deco": "vintage",
+    "sepia": "vintage", "polaroid": "photo", "cinematic": "photo", "vector": "flat", "flat vector": "flat",
 }.items()}
+# colour words with no single world colour ("rainbow-colored"): the colour drawn instead
+MULTI_COLOR_WORDS = {"rainbow": "red", "multicolored": "red", "multicoloured": "red", "multi": "red",
+                     "colourful": "red", "iridescent": "purple", "neon": "pink"}
 
 LIGHT_PHRASES: dict[tuple[str, ...], str] = {tuple(k.split()): v for k, v in {
     "lit from the left": "left", "light from the left": "left", "lit from the right": "right",

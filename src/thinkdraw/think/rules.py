@@ -44,6 +44,7 @@ from thinkdraw.world.vocab import (
     MAX_COUNT,
     SIZE_SYNONYMS,
     SIZES,
+    STYLES,
 )
 
 _QUOTES = [("\u201c", "\u201d"), ("\u201e", "\u201c"), ("\u00ab", "\u00bb"), ("\u2018", "\u2019"), ('"', '"'),
@@ -192,7 +193,7 @@ def color_of(tok: str) -> str | None:
         parts = [p for p in t.split("-") if p not in ("colored", "coloured", "ish", "toned", "hued", "tinted")
                  and p not in L.COLOR_MODIFIERS]
         if len(parts) == 1 and parts[0] != t:
-            return color_of(parts[0])
+            return color_of(parts[0]) or (L.MULTI_COLOR_WORDS.get(parts[0]) if t != parts[0] else None)
     return COLOR_SYNONYMS.get(t) or L.EXTRA_COLOR_WORDS.get(t)
 
 
@@ -659,7 +660,7 @@ def _distribute(men: Mention, parts: list) -> None:
                 places[k] = val  # type: ignore[assignment]
         taken.update(targets)
         if targets:
-            which = "the other " + _num_word(len(targets)) if sel[0] == "rest" else (
+            which = f"the other {_num_word(len(targets))} {men.noun}s" if sel[0] == "rest" else (
                 f"{men.noun} {targets[0] + 1}" if len(targets) == 1 else f"{_num_word(len(targets))} {men.noun}s")
             said.append(f"'{phrase}' = {which} -> {val}")
     men.inst_colors, men.inst_places, men.inst_sizes = colors, places, sizes
@@ -704,6 +705,9 @@ def _scene_at(out: Parse, low: list[str], i: int) -> int | None:
     sm = _style_at(low, i)  # "in watercolor style"
     if sm:
         out.style, j = sm
+        said = " ".join(w for w in low[i:j] if w not in ("in", "a", "an", "the", "style", "styled", "-style"))
+        if said and said not in STYLES and said != out.style:
+            out.notes.append(f"'{said}' is not a world style: nearest is {out.style}")
         return j
     tm = _time_at(low, i)  # "at sunset"
     if tm:
@@ -1567,6 +1571,11 @@ def _describe(m: Mention) -> str:
         words.append(m.material)
     words.append(m.noun)
     s = " ".join(words)
+    if m.inst_colors and len(set(m.inst_colors[:m.count])) > 1:
+        tally: dict[str | None, int] = {}
+        for c in m.inst_colors[:m.count]:
+            tally[c] = tally.get(c, 0) + 1
+        s += " (" + ", ".join(f"{k} {c or 'default colour'}" for c, k in tally.items()) + ")"
     if m.vague:
         s += f" ('{m.vague}' read as {m.count})"
     return s
@@ -1606,7 +1615,11 @@ def _constraints_text(pos: list[Mention], plan: ScenePlan) -> str:
     lines = []
     for m in pos:
         q = "exactly " if (m.exact or m.explicit_count) else ""
-        lines.append(f"{m.noun}: {q}{m.count}" + (f", color {m.color}" if m.color else ""))
+        if m.inst_colors and len(set(m.inst_colors[:m.count])) > 1:
+            per = ", ".join(f"{i} {c}" for i, c in zip(m.ids, m.inst_colors, strict=False) if c)
+            lines.append(f"{m.noun}: {q}{m.count}, colors per instance: {per}")
+        else:
+            lines.append(f"{m.noun}: {q}{m.count}" + (f", color {m.color}" if m.color else ""))
     for r in plan.relations:
         extra = f" and {r.object2}" if r.object2 else ""
         lines.append(f"{r.subject} {r.predicate.replace('_', ' ')} {r.object}{extra}")
@@ -1619,6 +1632,9 @@ def _category_text(plan: ScenePlan) -> str:
     seen: dict[str, str] = {}
     for e in plan.entities:
         if e.noun in seen:
+            col = e.attributes.color
+            if col and col not in seen[e.noun] and "," in seen[e.noun]:
+                seen[e.noun] += f"/{col}"
             continue
         if e.category:
             d = " (its usual color)" if getattr(e.attributes, "default_color", False) else ""

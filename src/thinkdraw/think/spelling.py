@@ -74,7 +74,7 @@ def _known_words() -> frozenset[str]:
                   L.LIGHT_PHRASES, L.QUANTITY_PHRASES, L.ARRANGEMENT_PHRASES):
         words |= _phrase_words(table)
     words |= {w for k in BACKGROUND_WORDS for w in k.split()} | {w for k in TIME_WORDS for w in k.split()}
-    words |= COMMON_WORDS | SETTING_NOUNS | L.TEXT_CARRIER_NOUNS
+    words |= COMMON_WORDS | SETTING_NOUNS | L.TEXT_CARRIER_NOUNS | set(L.MULTI_COLOR_WORDS)
     words |= {"the", "a", "an", "this", "that", "its", "their", "his", "her", "my", "our", "in", "on", "at",
               "over", "under", "against", "across", "into", "onto", "by", "near", "above", "below", "beneath",
               "inside", "underneath", "through", "along", "of", "with", "from", "to", "and", "or", "but",
@@ -169,6 +169,9 @@ def correct(word: str) -> str | None:
 def nearest_color(word: str) -> tuple[str, str] | None:
     """A colour word outside the world's named set -> (world colour, a note for the trace), or None."""
     w = word.lower()
+    if "-" in w and w.split("-", 1)[0] in L.MULTI_COLOR_WORDS:
+        c = L.MULTI_COLOR_WORDS[w.split("-", 1)[0]]
+        return c, f"'{w}' is not one world colour: drawn {c}"
     target = COLOR_SYNONYMS.get(w) or L.EXTRA_COLOR_WORDS.get(w)
     if target is None or w in COLORS:
         return None
