@@ -1,13 +1,14 @@
 """Train the critic's text reader (models/reader.py): the single line of text in a planned text box.
 
-    thinkdraw train reader --out runs/reader [--scenes 30000] [--builtin-scenes 1200] [--steps 2400]
+    thinkdraw train reader --out runs/reader [--scenes 40000] [--builtin-scenes 0] [--steps 1000]
                            [--resume] [--export]
 
 Data: world scenes from the sampler (task "text", train split) whose text blocks get random strings (words
 like the templates', numbers, random letters, digits and symbols, 1-20 characters, varied case) and random
 colours; the layout solver fits each string in its carrier (sign, banner, poster) and the world's renderer
-draws it with the bundled font. For ``builtin_scenes`` of them the bundled generator draws the plan instead
-(its decoder is glyph-conditioned, so the text is usually crisp, but softer than the world's). Each text
+draws it with the bundled font. Optionally (``--builtin-scenes N``) the bundled generator draws N more plans
+(its decoder is glyph-conditioned, so the text is crisp but a little softer than the world's; at 0.25-2 s a
+drawing on 2 cores this is off by default, and the augmentations below stand in for it). Each text
 block is cropped exactly as the critic crops it (its box plus 3 px), with a small random jitter of the box
 edges, and augmented like the generator's output: slight blur, downscale softening, JPEG, colour shifts and
 noise. Crops are made once into OUT/data-*.npz chunks (as fixed-size strips; a crash keeps finished chunks)
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
+
 from thinkdraw.models.reader import TextReader, crop_text, strips_to_input, to_strip
 from thinkdraw.train.common import (
     add_config_args,
@@ -50,13 +52,13 @@ PRINTABLE = "".join(chr(c) for c in range(33, 127))
 @dataclass
 class ReaderTrainConfig:
     out: str = "runs/reader"
-    scenes: int = 30000
-    builtin_scenes: int = 1200
+    scenes: int = 40000
+    builtin_scenes: int = 0  # scenes drawn by the bundled generator (0.25-2 s each on 2 cores: off by default)
     val_scenes: int = 600
-    val_builtin_scenes: int = 150
-    chunk: int = 2000
-    builtin_share: float = 0.2  # share of each batch drawn from the builtin renderer's crops
-    steps: int = 2400
+    val_builtin_scenes: int = 0
+    chunk: int = 5000
+    builtin_share: float = 0.2  # share of each batch from the builtin renderer's crops (with builtin_scenes)
+    steps: int = 1000
     batch: int = 64
     lr: float = 2e-3
     seed: int = 0
@@ -223,7 +225,10 @@ def evaluate(model: TextReader, x: np.ndarray, y: np.ndarray, prefix: str) -> di
     return {f"{prefix}_exact": exact, f"{prefix}_cer": cer}
 
 
-def train(cfg: ReaderTrainConfig, resume: bool = False, export: bool = False, log=print, config=None) -> Path:
+def train(cfg: ReaderTrainConfig, resume: bool = False, export: bool | str | None = None, log=print,
+          config=None) -> Path:
+    """Make the data, train, write OUT/reader.safetensors (``export``: see train/common.finish_run);
+    ``config``: a ReaderConfig (default: the bundled model's)."""
     torch.manual_seed(cfg.seed)
     model = TextReader(config)
     rc = model.config
