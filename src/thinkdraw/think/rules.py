@@ -347,20 +347,20 @@ def parse(prompt: str) -> Parse:
             i += 1
             continue
         # "from left to right: a, b, c"
-        m = _match(low, i, L.ORDER_PHRASES)
+        word = t[:1].isalpha()
+        m = _match(low, i, L.ORDER_PHRASES) if word else None
         if m:
             add(OrderItem(L.ORDER_PHRASES[m[1]], " ".join(m[1])))  # type: ignore[index]
             i += m[0] + (i + m[0] < n and low[i + m[0]] == ":")
             continue
         # arrangements: "in a row", "stacked", "scattered" (after a mention) or "a row of" (before one)
-        m = _match(low, i, L.ARRANGEMENT_PREFIXES)
+        m = _match(low, i, L.ARRANGEMENT_PREFIXES) if word else None
         if m:
             pending_arrangement = (L.ARRANGEMENT_PREFIXES[m[1]], " ".join(m[1]))  # type: ignore[index]
             i += m[0]
             continue
-        m = _match(low, i, L.ARRANGEMENT_PHRASES)
-        rm = _match(low, i, L.RELATION_PHRASES)
-        if m and (rm is None or m[0] >= rm[0]):
+        m = _match(low, i, L.ARRANGEMENT_PHRASES) if word else None
+        if m and ((rm := _match(low, i, L.RELATION_PHRASES)) is None or m[0] >= rm[0]):
             who = _arranged(out.items)
             weak = m[0] == 1 or m[1][0] in ("around", "everywhere", "all", "here")
             if who and (not weak or sum(w.count for w in who) >= 2 or m[1] == ("stacked",)):
@@ -368,12 +368,13 @@ def parse(prompt: str) -> Parse:
                 i += m[0]
                 continue
         # a per-instance or shared attribute: "three cups: red, green and blue", "..., both pink"
-        dm = _distribution_at(low, i, out.items)
+        dm = _distribution_at(low, i, out.items) if out.items and isinstance(out.items[-1], Mention) else None
         if dm:
             i = dm
             continue
         # a negated colour: "an apple that is not red"
-        nc = _not_color_at(low, i)
+        nc = _not_color_at(low, i) if t in ("that", "which", ",", "is", "are", "that's", "not", "isn't",
+                                            "aren't", "never") else None
         if nc and last_mention() is not None:
             color, i = nc
             last_mention().not_color = color  # type: ignore[union-attr]

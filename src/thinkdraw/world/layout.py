@@ -715,7 +715,7 @@ def _place_texts(plan: ScenePlan, res: LayoutResult) -> None:
 
 def _clip(b: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = b
-    w, h = min(x1 - x0, 1.0), min(y1 - y0, 1.0)
+    w, h = min(max(x1 - x0, 0.005), 1.0), min(max(y1 - y0, 0.005), 1.0)  # never an empty box (deep chains)
     x0 = min(max(x0, 0.0), 1.0 - w)
     y0 = min(max(y0, 0.0), 1.0 - h)
     return (round(x0, 4), round(y0, 4), round(x0 + w, 4), round(y0 + h, 4))
