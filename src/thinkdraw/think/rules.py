@@ -113,6 +113,7 @@ class RelItem:
     pred: str
     phrase: str
     inverted: bool = False
+    relative: bool = False  # "a book that is on a table": the subject is the mention just before
 
 
 @dataclass
@@ -423,7 +424,9 @@ def parse(prompt: str) -> Parse:
             j = i + m[0]
             # "on the left" without "of" was handled above; "in front of" etc. are phrases
             inverted = last_mention() is None and not any(isinstance(x, Mention) for x in out.items[-1:])
-            add(RelItem(pred, " ".join(m[1]), inverted=inverted and _clause_start(out.items)))
+            rel = i > 0 and (low[i - 1] in ("that", "which", "that's") or (
+                i > 1 and low[i - 1] in ("is", "are", "sits", "stands", "lies") and low[i - 2] in ("that", "which")))
+            add(RelItem(pred, " ".join(m[1]), inverted=inverted and _clause_start(out.items), relative=rel))
             i = j
             continue
         if t in ("it", "them", "this", "that") and out.items and isinstance(out.items[-1], RelItem):
@@ -439,7 +442,8 @@ def parse(prompt: str) -> Parse:
         if mm:
             men, j = mm
             if not _plannable(men, out, i, j):
-                i = j
+                # a setting is skipped whole ("the night sky"); an unknown word only itself ("that covers half")
+                i = j if men.noun.rsplit(" ", 1)[-1] in S.SETTING_NOUNS or men.noun in BACKGROUND_WORDS else i + 1
                 continue
             i = j
             if pending_arrangement:
@@ -782,7 +786,7 @@ def _rewrite_written_on(s: str) -> str:
     s = re.sub(rf"\b(?:with|and)\s+(?:the\s+(?:word|words|text)\s+)?({_MARK_RE}|\S+(?: [A-Z0-9]\S*)*)\s+{_WRITTEN}\s+(?:on|across|upon)\s+(?:it|them)\b",
                r" that says \1 ", s)
     m = re.match(rf"^\s*(\S.*?)\s+{_WRITTEN}\s+(?:on|across|upon)\s+(?!it\b|them\b)(.*)$", s)  # all before is text
-    if m:
+    if m and not re.search(r"\b(?:says?|reads?|reading|saying|labell?ed|that|which|with)\b", m.group(1)):
         s = f"{m.group(2)} that says {m.group(1)}"
     return s
 
@@ -1274,6 +1278,10 @@ def _mention_relations(items: list) -> list[Relation]:
             k = q
             continue
         # a relation: the object(s) follow
+        if it.relative and not run:  # "a mug next to a book that is on a table": the book
+            prev = next((x for x in reversed(items[:k]) if isinstance(x, Mention)), None)
+            prev = resolve_pronoun(prev) if prev is not None and not prev.negated else None
+            run = [prev] if prev is not None else run
         cands = list(islice((x for x in items[k + 1:] if isinstance(x, Mention) and not x.negated), 2))
         objs = [o for o in map(resolve_pronoun, cands) if o is not None]
         if it.pred == "between" and cands and cands[0].pronoun:  # "two houses and a tree between them"
