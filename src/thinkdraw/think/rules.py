@@ -496,10 +496,16 @@ def _plannable(men: Mention, out: Parse, i: int, j: int) -> bool:
     if category_of(men.noun) or men.noun in L.MULTIWORD_NOUNS:
         return True
     if head in S.SETTING_NOUNS or men.noun in BACKGROUND_WORDS:
+        from thinkdraw.world.vocab import TIME_WORDS
+
         kind = BACKGROUND_WORDS.get(men.noun) or BACKGROUND_WORDS.get(head)
         if kind and out.background is None:
             out.background = kind
-        out.notes.append(f"'{men.noun}' read as the setting, not a thing" + (f" (background: {kind})" if kind else ""))
+        when = next((TIME_WORDS[w] for w in men.noun.split() if w in TIME_WORDS and w not in ("dark", "sunny")), None)
+        if when and out.time is None:
+            out.time = when
+        out.notes.append(f"'{men.noun}' read as the setting, not a thing" + (f" (background: {kind})" if kind else "")
+                         + (f" (time: {when})" if when else ""))
         return False
     return _known_noun(head)
 
@@ -882,6 +888,8 @@ def _background_at(low: list[str], i: int) -> tuple[str | None, list[str], int] 
     if w in _BG_HEADS and (t in _PREPOSITIONS or j > i):
         if t not in _PREPOSITIONS and j + 1 < len(low) and low[j + 1] not in (",", ".", "and", ";"):
             return None
+        if j + 1 < len(low) and low[j + 1] not in _BG_HEADS and category_of(singularize(low[j + 1])):
+            return None  # "on the kitchen table": a thing named with a place word, not the setting
         kind = BACKGROUND_WORDS[w]
         plain_colors = [c for c in low[start:j] if color_of(c)]
         if w == "sky" and plain_colors:

@@ -584,6 +584,9 @@ def _arrange(plan: ScenePlan, boxes: dict[str, tuple[float, float, float, float]
             res.notes.append(f"{_g} arranged on a circle of radius {r:.2f}")
         else:  # scatter
             lo, hi = (bands["ground"][0], 0.96) if ground else (bands["air"] if z == "air" else (0.05, 0.95))
+            room = (1 - 2 * EDGE) * max(hi - lo, 0.2)  # scattered things fill at most a third of their zone
+            f = min(1.0, math.sqrt(0.33 * room / max(sum(w * h for w, h in zip(ws, hs, strict=True)), 1e-9)))
+            ws, hs = [w * f for w in ws], [h * f for h in hs]
             placed: list[tuple[float, float, float, float]] = []
             for i, w, h in zip(ids, ws, hs, strict=True):
                 best = None
