@@ -569,7 +569,10 @@ def main(argv: list[str] | None = None) -> int:
     from thinkdraw.plan.pngmeta import ImageFileError
 
     parser = build_parser()
-    a = parser.parse_args(argv)
+    try:
+        a = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, or a usage error already printed as one line
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
     try:
         return a.func(a)
     except (CLIError, ImageFileError, MissingToolError, ToolTimeoutError, ValueError) as e:
