@@ -1,5 +1,8 @@
 """The `builtin` critic: our trained segmenter (where object pixels are), our box verifier (what a planned box
-holds: category and colour) and Tesseract for text.
+holds: category and colour) and our text reader (models/reader.py: a small CRNN trained on the world's font,
+which reads the single line in each planned text box). All three are bundled safetensors: the critic needs
+nothing beyond pip. Tesseract stays the eval scorer's independent reader (eval/fidelity.py); the critic uses
+it only when asked (``reader="tesseract"``, for comparison).
 
 ``BuiltinCritic().check(image, plan) -> Critique`` with one check per planned fact:
   presence  each entity: enough object pixels inside its box, and the verifier sees its category there
@@ -7,7 +10,7 @@ holds: category and colour) and Tesseract for text.
   count     each counted group: members found in place, plus extra blobs of the category elsewhere
   position  each left_of/right_of/above/below relation: centroids, 0.05 of the canvas apart
   absence   each negative that is a world category: no unplanned object the verifier takes for it
-  text      each text block: OCR of its box reads the exact string
+  text      each text block: the reader's line in its box (padded by 3 px) is the exact string
 and a short reflection a person can read. Without a verifier (``verifier=False``) categories and colours
 are read from the segmenter's maps.
 """
@@ -15,9 +18,11 @@ are read from the segmenter's maps.
 from __future__ import annotations
 
 import hashlib
+import shutil
 
 import numpy as np
 import torch
+
 from thinkdraw.plan.schema import Check, Critique, ScenePlan
 from thinkdraw.world.layout import relation_holds
 from thinkdraw.world.vocab import CATEGORIES, CATEGORY_NAMES, CATEGORY_SYNONYMS, COLOR_NAMES
@@ -30,7 +35,7 @@ VERIFY_SHARE = 0.2  # with the box verifier: its probability of the planned cate
 VERIFY_TOPK = 2  # ... or the planned category is among its two likeliest answers
 ABSENT_SHARE = 0.5  # an unplanned object is the excluded category when the verifier says so this surely
 MARGIN = 0.05
-OCR_SCALES = (4, 3, 5)
+OCR_SCALES = (4, 3, 5)  # reader="tesseract": the upscales it tries
 
 
 def _a(noun: str) -> str:
@@ -51,18 +56,28 @@ class BuiltinCritic:
     name = "builtin"
 
     def __init__(self, path: str | None = None, segmenter=None, ocr: bool = True, verifier=None,
-                 verifier_path: str | None = None) -> None:
+                 verifier_path: str | None = None, reader=None, reader_path: str | None = None) -> None:
         """``path``/``segmenter``: the segmenter (default: the bundled one); ``verifier_path``/``verifier``: the
         box verifier (default: the bundled one; ``verifier=False`` judges categories and colours from the
-        segmenter's maps alone)."""
-        from thinkdraw.models.bundled import load_segmenter, load_verifier, set_threads
+        segmenter's maps alone); ``reader_path``/``reader``: the text reader (default: the bundled one;
+        ``reader="tesseract"`` reads with the Tesseract binary instead, for comparison); ``ocr=False``: no
+        text checks."""
+        from thinkdraw.models.bundled import load_reader, load_segmenter, load_verifier, set_threads
 
         set_threads()
         # channels-last: the segmenter runs in 15 ms instead of 22 on 2 CPU cores
         self.model = (segmenter or load_segmenter(path)).eval().to(memory_format=torch.channels_last)
         self.verifier = None if verifier is False else (verifier or load_verifier(verifier_path)).eval()
-        self._ocr_cache: dict[tuple[bytes, str], str] = {}
+        self._ocr_cache: dict[tuple[bytes, str], tuple[str, float]] = {}
         self.use_ocr = ocr
+        self.reader = None
+        if ocr and reader == "tesseract":
+            if shutil.which("tesseract") is None:
+                raise RuntimeError("reader='tesseract' needs the tesseract binary (Debian: apt-get install "
+                                   "tesseract-ocr); the default reader needs nothing")
+            self.reader = "tesseract"
+        elif ocr:
+            self.reader = (reader or load_reader(reader_path)).eval()
 
     @torch.inference_mode()
     def verify(self, image, boxes) -> tuple[np.ndarray, np.ndarray]:
@@ -241,31 +256,27 @@ class BuiltinCritic:
             if not ok:
                 phrases.append(f"{_a(neg)} appears although the prompt excludes it")
         if self.use_ocr:
-            from thinkdraw.eval.fidelity import ocr
+            # each text block is read in its planned box padded by 3 px (a refine round leaves pixels outside
+            # its mask bit-identical, so an unchanged crop is not read twice); the reader sees no plan, so a
+            # changed letter is read as drawn
+            from thinkdraw.models.reader import crop_text
 
-            W, H = image.size
-            for t in plan.texts:
-                if t.box is None:
-                    continue
-                pad = 3
-                crop = image.crop((max(0, int(t.box[0] * W) - pad), max(0, int(t.box[1] * H) - pad),
-                                   min(W, int(np.ceil(t.box[2] * W)) + pad), min(H, int(np.ceil(t.box[3] * H)) + pad)))
-                # Tesseract's reading of small text depends on the upscale; the critic asks at a few scales
-                # and accepts the first exact reading (a changed letter is not read back as the planned one)
-                # (a refine round leaves pixels outside its mask bit-identical, so an unchanged crop is not
-                # read twice)
-                key = (hashlib.sha1(crop.tobytes()).digest() + bytes(f"{crop.size}", "ascii"), t.content)
-                read = self._ocr_cache.get(key)
-                if read is None:
-                    for scale in OCR_SCALES:
-                        read = ocr(crop, scale)
-                        if read == t.content:
-                            break
-                    if len(self._ocr_cache) > 256:
-                        self._ocr_cache.clear()
-                    self._ocr_cache[key] = read
+            blocks = [t for t in plan.texts if t.box is not None]
+            crops = [crop_text(image, t.box) for t in blocks]
+            keys = [(hashlib.sha1(c.tobytes()).digest() + bytes(f"{c.size}", "ascii"), t.content)
+                    for c, t in zip(crops, blocks, strict=True)]
+            todo = [i for i, k in enumerate(keys) if k not in self._ocr_cache]
+            if todo:
+                reads = self.read([crops[i] for i in todo], [blocks[i].content for i in todo])
+                if len(self._ocr_cache) + len(todo) > 256:
+                    self._ocr_cache.clear()
+                for i, r in zip(todo, reads, strict=True):
+                    self._ocr_cache[keys[i]] = r
+            for t, k in zip(blocks, keys, strict=True):
+                read, conf = self._ocr_cache[k]
                 ok = read == t.content
-                checks.append(Check(kind="text", target=t.id, expected=t.content, observed=read, passed=ok, box=t.box))
+                checks.append(Check(kind="text", target=t.id, expected=t.content, observed=read, passed=ok, box=t.box,
+                                    confidence=conf))
                 if not ok:
                     phrases.append(f"the {plan.entity(t.on).noun if t.on else 'text'} reads {read!r} instead of "
                                    f"{t.content!r}")
@@ -275,6 +286,21 @@ class BuiltinCritic:
         failed = [c.box for c in checks if not c.passed and c.box is not None] + extra_regions
         return Critique(checks=checks, score=score, evidence=evidence, reflection=reflection[:1].upper() + reflection[1:],
                         failed_regions=failed)
+
+    def read(self, crops, expected: list[str] | None = None) -> list[tuple[str, float]]:
+        """(string, confidence) for each text crop, by the critic's reader (one batch)."""
+        if self.reader == "tesseract":
+            from thinkdraw.eval.fidelity import ocr
+
+            out = []
+            for crop, want in zip(crops, expected or [None] * len(crops), strict=True):
+                for scale in OCR_SCALES:  # its reading of small text depends on the upscale: the first exact one
+                    read = ocr(crop, scale)
+                    if read == want:
+                        break
+                out.append((read, 1.0))
+            return out
+        return self.reader.read_with_confidence(list(crops))
 
     def _confirm(self, image, blobs, cid: int, S: int, share: float | None = None, boxes=None):
         """The blobs that the verifier takes for category ``cid`` (all of them without a verifier). ``blobs``
