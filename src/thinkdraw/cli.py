@@ -6,7 +6,9 @@
     thinkdraw eval [--n 300] [--modes ...] [--out DIR]    GenEval-style suite: JSON, Markdown table, bar chart
     thinkdraw inspect out.png [--json]                    what an image written by thinkdraw carries
     thinkdraw edit IN.png "make the car blue" [-o OUT]    edit by instruction; only the edit's regions are redrawn
+    thinkdraw edit A.png B.png "the boat from image 1 ..."  combine several images (also: thinkdraw compose)
     thinkdraw describe IMAGE [--json]                     a scene plan recovered from the pixels alone
+    thinkdraw session new|edit|undo|redo|branch|show|list|export   a conversation kept as a tree of turns
     thinkdraw world sample --n N --out DIR                a sharded dataset of the built-in world
     thinkdraw world vocab [--json]                        the kinds of thing, colours and backgrounds it draws
     thinkdraw train MODEL [options]                       retrain a bundled model (thinkdraw train --help)
@@ -349,29 +351,40 @@ def cmd_edit(a: argparse.Namespace) -> int:
     from thinkdraw.models.weights import WeightsError
     from thinkdraw.plan.pngmeta import check_target, free_name, image_format
 
-    if not a.instruction or not a.instruction.strip():
-        raise CLIError("edit needs a non-empty INSTRUCTION")
-    if not Path(a.image).is_file():
-        raise CLIError(f"cannot read {a.image!r}: no such file")
+    if len(a.inputs) < 2:
+        raise CLIError(f"{a.cmd} needs IMAGE [IMAGE ...] and an INSTRUCTION")
+    images, instruction = a.inputs[:-1], a.inputs[-1]
+    if a.cmd == "compose" and len(images) < 2:
+        raise CLIError("compose needs at least two images and an INSTRUCTION (thinkdraw edit takes one)")
+    if not instruction or not instruction.strip():
+        raise CLIError(f"{a.cmd} needs a non-empty INSTRUCTION")
+    for im in images:
+        if not Path(im).is_file():
+            raise CLIError(f"cannot read {im!r}: no such file" + (" (the INSTRUCTION comes last)" if
+                                                                 len(images) > 1 and im == images[-1] else ""))
+    first = images[0]
     if a.output == "-":
         target, overwrite = "-", True
     elif a.output is None:
-        target, overwrite = str(free_name(Path(a.image).with_name(Path(a.image).stem + "-edit.png"))), False
+        suffix = "-edit.png" if len(images) == 1 else "-compose.png"
+        target, overwrite = str(free_name(Path(first).with_name(Path(first).stem + suffix))), False
     else:
         target, overwrite = a.output, a.force
         image_format(target)
         check_target(Path(target), overwrite)
     try:
         engine = Engine(renderer=a.renderer, max_rounds=a.rounds, weights=a.weights)
-        result = engine.edit(a.image, a.instruction, seed=a.seed, mode=a.mode,
+        result = engine.edit(images[0] if len(images) == 1 else list(images), instruction, seed=a.seed, mode=a.mode,
                              progress=_progress(f"editing ({engine.renderer.name}, {a.mode})"))
     except (UnknownBackendError, WeightsError) as e:
         raise CLIError(str(e)) from e
     msg = sys.stderr
+    unchanged = images[0] if len(images) == 1 else "no image was written"
     if not result.ok:
         if a.verbose:
             print(result.reasoning.render(), file=msg)
-        raise CLIError(f"not edited ({result.kind.replace('_', ' ')}): {result.message}; {a.image} is unchanged")
+        raise CLIError(f"not edited ({result.kind.replace('_', ' ')}): {result.message}; "
+                       + (f"{unchanged} is unchanged" if len(images) == 1 else unchanged))
     if not a.quiet:
         for r in result.rounds:
             print(_round_line(r.label, r.critique), file=msg)
@@ -380,13 +393,147 @@ def cmd_edit(a: argparse.Namespace) -> int:
         changed = int(result.changed.sum()) if result.changed is not None else 0
         total = result.image.width * result.image.height
         ops = "; ".join(f"{o.op} {o.target or ''}".strip() for o in result.edit.operations) if result.edit else ""
+        base = getattr(result, "base", None)
+        kept = (f"; image {base + 1} kept as the base" if base is not None else
+                "; drawn anew, no source's pixels kept") if len(images) > 1 else ""
         print(f"wrote {written} ({ops or 'nothing to change'}; redrew at most {changed} of {total} px, "
-              f"{100 * changed / total:.1f}%; {1000 * result.timings['total']:.0f} ms"
+              f"{100 * changed / total:.1f}%{kept}; {1000 * result.timings['total']:.0f} ms"
               + ("; described from its pixels first" if result.described else "") + ")",
               file=msg if written == "-" else sys.stdout)
         if a.verbose:
             print(result.reasoning.render(), file=msg if written == "-" else sys.stdout)
     return 0
+
+
+def _store(a: argparse.Namespace):
+    from thinkdraw.edit.sessions import SessionStore
+
+    try:
+        return SessionStore(a.data_dir)
+    except OSError as e:
+        raise CLIError(f"cannot open the session store in {a.data_dir or 'the data folder'}: {e.strerror or e}") from e
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+
+
+def _turn_line(t, head: int | None = None, kids: int = 0) -> str:
+    changed = t.extra.get("changed_px")
+    what = {"generate": "generate", "edit": "edit", "import": "image", "compose": "compose"}.get(t.kind, t.kind)
+    return (f"{'*' if t.id == head else ' '} turn {t.id:<3} {what:<8} {t.text!r}"
+            + (f" (from turn {t.parent})" if t.parent is not None else "")
+            + (f"; redrew {changed} px" if changed is not None else "")
+            + (f"; {kids} branches from here" if kids > 1 else "") + f"  [{t.image_hash[:12]}]")
+
+
+def _print_turn(out, a: argparse.Namespace, store) -> None:
+    t = out.turn
+    s = t.session
+    print(f"session {s} turn {t.id}" + (f" (from turn {t.parent})" if t.parent is not None else "")
+          + f": {t.plan.prompt}")
+    if getattr(a, "verbose", False):
+        print(out.result.reasoning.render() if out.result is not None else t.reasoning.render())
+    print(f"image: {t.image_path}")
+
+
+def _session_engine(a: argparse.Namespace, renderer: str):
+    from thinkdraw.engine import Engine
+
+    return Engine(renderer=a.renderer or renderer, max_rounds=getattr(a, "rounds", 2), weights=a.weights)
+
+
+def cmd_session(a: argparse.Namespace) -> int:
+    from thinkdraw.draw.base import UnknownBackendError
+    from thinkdraw.edit.sessions import Session, SessionError
+    from thinkdraw.models.weights import WeightsError
+    from thinkdraw.think import PlanningError
+
+    store = _store(a)
+    try:
+        if a.session_cmd == "list":
+            infos = store.sessions()
+            if a.json:
+                print(json.dumps([i.__dict__ for i in infos], indent=2, ensure_ascii=False))
+                return 0
+            if not infos:
+                print(f"no sessions in {store.root} (thinkdraw session new PROMPT starts one)")
+            for i in infos:
+                print(f"{i.id}  {i.name or '-':<12} {i.turns:>3} turn(s), head {i.head}, {i.renderer}, "
+                      f"updated {_when(i.updated)}: {i.first!r}")
+            return 0
+        if a.session_cmd == "new":
+            if (a.prompt is None) == (a.image is None):
+                raise CLIError("session new needs a PROMPT or --from IMAGE (one of them)")
+            if a.image is not None and not Path(a.image).is_file():
+                raise CLIError(f"cannot read {a.image!r}: no such file")
+            renderer = a.renderer or "builtin"
+            eng = _session_engine(a, renderer)
+            s = Session.create(store, prompt=a.prompt, image=a.image, engine=eng, name=a.name, seed=a.seed,
+                               mode=a.mode, renderer=eng.renderer.name)
+            from thinkdraw.edit.sessions import TurnOutcome
+
+            _print_turn(TurnOutcome(ok=True, turn=s.head), a, store)
+            return 0
+        s = Session.open(a.session, store)
+        if a.session_cmd in ("edit", "branch"):
+            s._engine = _session_engine(a, s.renderer)
+            if a.session_cmd == "branch":
+                s.branch(a.turn)
+                if a.instruction is None:
+                    print(f"session {s.id}: head at turn {a.turn}; the next edit starts a branch from it")
+                    return 0
+            mode = a.mode or s.mode
+            out = s.edit(a.instruction, seed=a.seed, mode=mode)
+            if not out.ok:
+                if a.verbose:
+                    print(out.result.reasoning.render(), file=sys.stderr)
+                raise CLIError(f"not edited ({out.kind.replace('_', ' ')}): {out.message}; the session stays at "
+                               f"turn {out.turn.id}")
+            _print_turn(out, a, store)
+            return 0
+        if a.session_cmd in ("undo", "redo"):
+            t = s.undo() if a.session_cmd == "undo" else s.redo()
+            print(f"session {s.id}: head at turn {t.id}: {t.plan.prompt}")
+            print(f"image: {t.image_path}")
+            return 0
+        if a.session_cmd == "show":
+            head = store.head(s.id)
+            turns = s.turns() if a.tree else s.history()
+            if a.json:
+                print(json.dumps({"id": s.id, "name": s.name, "head": head, "turns": [
+                    {"turn": t.id, "parent": t.parent, "kind": t.kind, "text": t.text, "image": t.image_hash,
+                     "path": str(t.image_path), "plan": t.plan.model_dump(mode="json"), "mode": t.mode,
+                     "seed": t.seed, "renderer": t.renderer, "timings": t.timings, "edit": t.edit,
+                     "reasoning": [x.model_dump() for x in t.reasoning.steps], "created": t.created}
+                    for t in turns]}, indent=2, ensure_ascii=False))
+                return 0
+            print(f"session {s.id}" + (f" ({s.name})" if s.name else "") + f", renderer {s.renderer}; "
+                  + ("every turn:" if a.tree else "the path from the first turn to the head:"))
+            for t in turns:
+                print(_turn_line(t, head, len(s.children(t.id))))
+                if a.verbose:
+                    for line in t.reasoning.render().splitlines():
+                        print("      " + line)
+            h = s.head
+            print(f"head: turn {h.id}: {h.plan.prompt}")
+            print(f"image: {h.image_path}")
+            return 0
+        if a.session_cmd == "export":
+            from thinkdraw.plan.pngmeta import image_format
+
+            image_format(a.output) if a.output != "-" else None
+            written = s.export(a.turn, a.output, overwrite=a.force)
+            if written != "-":
+                print(f"wrote {written} (session {s.id} turn {a.turn or store.head(s.id)})")
+            return 0
+        raise CLIError(f"unknown session command {a.session_cmd!r}")
+    except SessionError as e:
+        raise CLIError(str(e)) from e
+    except (UnknownBackendError, WeightsError, PlanningError) as e:
+        raise CLIError(str(e)) from e
+    finally:
+        store.close()
 
 
 def cmd_describe(a: argparse.Namespace) -> int:
@@ -528,22 +675,89 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
     se.set_defaults(func=cmd_eval)
 
-    sd = sub.add_parser("edit", help="edit an image by instruction: only what changes is redrawn", formatter_class=fmt)
-    sd.add_argument("image", help="a PNG, JPEG or WebP (one without a plan is described from its pixels first)")
-    sd.add_argument("instruction", help="what to change, e.g. 'make the car blue and remove the cloud'")
-    sd.add_argument("-o", "--output", default=None, metavar="FILE",
-                    help="image to write ('-': PNG to stdout; default IMAGE-edit.png, never overwritten)")
-    sd.add_argument("--force", action="store_true", help="overwrite an existing --output file")
-    sd.add_argument("--mode", choices=("think", "reflect"), default=DEFAULT_MODE,
-                    help="reflect: after the edit the critic checks the new plan and failures are redrawn, only "
-                         "inside the edit's regions; think: draw the edit once")
-    sd.add_argument("--renderer", default="builtin", help="renderer backend: builtin or sketch")
-    sd.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
-    sd.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
-    sd.add_argument("--seed", type=int, default=None, help="seed of the redraw (default: the image's own seed)")
-    sd.add_argument("-v", "--verbose", action="store_true", help="print the reasoning: locate, edit, final state")
-    sd.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    sd.set_defaults(func=cmd_edit)
+    edit_parsers = []
+    for name, helptext in (("edit", "edit an image by instruction (several images: combine them); only what "
+                                    "changes is redrawn"),
+                           ("compose", "combine several images by instruction (the same as edit with several "
+                                       "images)")):
+        sd = sub.add_parser(name, help=helptext, formatter_class=fmt)
+        sd.add_argument("inputs", nargs="+", metavar="IMAGE... INSTRUCTION",
+                        help="one image (a PNG, JPEG or WebP; one without a plan is described from its pixels first) "
+                             "or several to combine, then what to do, e.g. 'make the car blue and remove the cloud' "
+                             "or 'the boat from image 1 on the sea of image 2'")
+        edit_parsers.append(sd)
+    for sd in edit_parsers:
+        sd.add_argument("-o", "--output", default=None, metavar="FILE",
+                        help="image to write ('-': PNG to stdout; default IMAGE-edit.png (IMAGE-compose.png for "
+                             "several), never overwritten)")
+        sd.add_argument("--force", action="store_true", help="overwrite an existing --output file")
+        sd.add_argument("--mode", choices=("think", "reflect"), default=DEFAULT_MODE,
+                        help="reflect: after the edit the critic checks the new plan and failures are redrawn, only "
+                             "inside the edit's regions; think: draw the edit once")
+        sd.add_argument("--renderer", default="builtin", help="renderer backend: builtin or sketch")
+        sd.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
+        sd.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
+        sd.add_argument("--seed", type=int, default=None, help="seed of the redraw (default: the image's own seed)")
+        sd.add_argument("-v", "--verbose", action="store_true", help="print the reasoning: locate, edit, final state")
+        sd.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+        sd.set_defaults(func=cmd_edit)
+
+    ss = sub.add_parser("session", help="a conversation that survives: a tree of turns (new, edit, undo, redo, "
+                                        "branch, show, list, export)")
+    ssub = ss.add_subparsers(dest="session_cmd", required=True, parser_class=_Parser)
+    data_help = ("the session store (default: $THINKDRAW_DATA, else the per-user data folder, e.g. "
+                 "~/.local/share/thinkdraw)")
+
+    def common(q, engine: bool = True):
+        q.add_argument("--data-dir", metavar="DIR", default=None, help=data_help)
+        if engine:
+            q.add_argument("--renderer", default=None, help="renderer backend (default: the session's)")
+            q.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
+            q.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
+            q.add_argument("-v", "--verbose", action="store_true", help="print the turn's reasoning")
+        q.set_defaults(func=cmd_session)
+
+    q = ssub.add_parser("new", help="start a session from a prompt (or --from an image)", formatter_class=fmt)
+    q.add_argument("prompt", nargs="?", help="what to draw first")
+    q.add_argument("--from", dest="image", metavar="IMAGE", default=None, help="start from this image instead")
+    q.add_argument("--name", default=None, help="a name to open the session by")
+    q.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="the session's mode for its turns")
+    q.add_argument("--seed", type=int, default=0, help="seed of the first image")
+    common(q)
+    q = ssub.add_parser("edit", help="edit the session's current image (a new turn after the head)", formatter_class=fmt)
+    q.add_argument("session", help="session id, id prefix or name")
+    q.add_argument("instruction", help="what to change")
+    q.add_argument("--mode", choices=("think", "reflect"), default=None, help="default: the session's mode")
+    q.add_argument("--seed", type=int, default=None, help="seed of the redraw (default: the turn's own)")
+    common(q)
+    q = ssub.add_parser("branch", help="go back to any turn; the next edit (or INSTRUCTION) branches from it",
+                        formatter_class=fmt)
+    q.add_argument("session", help="session id, id prefix or name")
+    q.add_argument("turn", type=_int_in(1), help="the turn to branch from")
+    q.add_argument("instruction", nargs="?", default=None, help="an edit to make from it at once")
+    q.add_argument("--mode", choices=("think", "reflect"), default=None, help="default: the session's mode")
+    q.add_argument("--seed", type=int, default=None, help="seed of the redraw (default: the turn's own)")
+    common(q)
+    for name, h in (("undo", "move the head back to its parent turn (nothing is deleted)"),
+                    ("redo", "move the head forward to its latest child turn")):
+        q = ssub.add_parser(name, help=h)
+        q.add_argument("session", help="session id, id prefix or name")
+        common(q, engine=False)
+    q = ssub.add_parser("show", help="the path from the first turn to the head (--tree: every turn)")
+    q.add_argument("session", help="session id, id prefix or name")
+    q.add_argument("--tree", action="store_true", help="every turn of every branch")
+    q.add_argument("--json", action="store_true", help="as JSON, plans and reasoning included")
+    q.add_argument("-v", "--verbose", action="store_true", help="each turn's reasoning")
+    common(q, engine=False)
+    q = ssub.add_parser("list", help="the sessions in the store, latest first")
+    q.add_argument("--json", action="store_true")
+    common(q, engine=False)
+    q = ssub.add_parser("export", help="write a turn's image carrying its plan (editable with thinkdraw edit)")
+    q.add_argument("session", help="session id, id prefix or name")
+    q.add_argument("turn", nargs="?", type=_int_in(1), default=None, help="default: the head")
+    q.add_argument("-o", "--output", required=True, metavar="FILE", help="image to write (.png/.jpg/.webp; '-': stdout)")
+    q.add_argument("--force", action="store_true", help="overwrite an existing --output file")
+    common(q, engine=False)
 
     sx = sub.add_parser("describe", help="recover a scene plan from an image's pixels alone")
     sx.add_argument("image", help="any PNG, JPEG or WebP")

@@ -42,10 +42,13 @@ class Source:
     note: str = ""  # why there is no plan
 
 
-def load_source(image: str | Path | Image.Image, plan: ScenePlan | None = None) -> Source:
-    """The pixels (RGB) and the carried payload of a file (or a PIL image with an optional ``plan``)."""
+def load_source(image: str | Path | Image.Image | Source, plan: ScenePlan | None = None) -> Source:
+    """The pixels (RGB) and the carried payload of a file (or a PIL image with an optional ``plan``; or a
+    ``Source`` already made, e.g. a session's turn with its pixel hash, returned as it is)."""
     from thinkdraw.plan.pngmeta import ImageFileError, read_image_meta
 
+    if isinstance(image, Source):
+        return image if plan is None else Source(image=image.image, plan=plan, meta=image.meta, path=image.path)
     if isinstance(image, Image.Image):
         return Source(image=image.convert("RGB"), plan=plan, meta={}, note="" if plan else "no plan was given")
     path = Path(image)
