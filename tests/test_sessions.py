@@ -254,3 +254,12 @@ def test_cli_sessions(tmp_path, capsys):
     assert main(["session", "show", "nosuch", *d]) == 2
     assert "no session" in capsys.readouterr().err
     assert Path(data["turns"][0]["path"]).is_file()
+
+
+def test_session_compose_from_earlier_turns(tmp_path, engine):
+    s = new(tmp_path, engine, prompt="a red boat on the sea")
+    s.generate("a green tree and a house on the grass", mode="think")
+    out = s.compose([1, 2], "put the boat from image 1 next to the tree in image 2")
+    assert out.ok and out.turn.kind == "compose" and out.turn.parent == 2
+    assert out.turn.extra["sources"] == ["turn 1", "turn 2"] and out.turn.extra["base"] == 1
+    assert {e.category for e in out.turn.plan.entities} == {"boat", "tree", "house"}
