@@ -13,6 +13,7 @@
     thinkdraw world vocab [--json]                        the kinds of thing, colours and backgrounds it draws
     thinkdraw train MODEL [options]                       retrain a bundled model (thinkdraw train --help)
     thinkdraw schema                                      the ScenePlan JSON schema
+    thinkdraw serve [--host H] [--port P] [--workers N]   HTTP: OpenAI Images API, native API, web page
 
 Every front end goes through ``thinkdraw.Engine``. Bad input gets one clear line on stderr and exit code 2,
 an internal error one line and exit code 1: never a traceback. Output files are never overwritten without
@@ -566,6 +567,45 @@ def cmd_schema(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(a: argparse.Namespace) -> int:
+    import os
+
+    from thinkdraw.serve.config import ServeConfig, check_bind, default_data_dir
+
+    key = a.api_key or os.environ.get("THINKDRAW_API_KEY") or None
+    check_bind(a.host, key)  # refuses (one line, exit 2) before anything is imported or loaded
+    if not 0 < a.max_upload_mb <= 4096 or a.job_timeout <= 0:
+        raise CLIError("--max-upload-mb must be in (0, 4096] and --job-timeout above 0")
+    try:
+        import uvicorn
+
+        from thinkdraw.serve import create_app
+    except ImportError as e:
+        raise CLIError(f"thinkdraw serve needs the serve extra: pip install -e \".[serve]\" ({e})") from e
+    config = ServeConfig(host=a.host, port=a.port, workers=a.workers, api_key=key,
+                         data_dir=Path(a.data) if a.data else default_data_dir(), renderer=a.renderer, mode=a.mode,
+                         rounds=a.rounds, weights=a.weights, queue=a.queue, max_upload_mb=a.max_upload_mb,
+                         max_pixels=a.max_pixels, job_timeout=a.job_timeout)
+    app = create_app(config)
+    server = uvicorn.Server(uvicorn.Config(app, host=a.host, port=a.port, log_level=a.log_level, lifespan="on",
+                                           timeout_graceful_shutdown=10))
+    import socket
+
+    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
+    sock = socket.socket(fam, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((a.host, a.port))
+    except OSError as e:
+        raise CLIError(f"cannot listen on {a.host}:{a.port}: {e.strerror or e}") from e
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"thinkdraw serve: http://{shown}:{port}/ (API at /v1, docs at /docs; {a.workers} worker(s), renderer "
+          f"{a.renderer}, data {config.data_dir}{', API key required' if key else ''})", flush=True)
+    server.run(sockets=[sock])
+    return 0
+
+
 DEFAULT_OUTPUT = "out.png"
 
 
@@ -766,6 +806,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("schema", help="print the ScenePlan JSON schema")
     sc.set_defaults(func=cmd_schema)
+
+    sv = sub.add_parser("serve", help="HTTP server: the OpenAI Images API, the native API and a web page "
+                                      "(needs pip install -e \".[serve]\"; docs/serve.md)", formatter_class=fmt)
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind; anything but loopback needs --api-key")
+    sv.add_argument("--port", type=_int_in(0, 65535), default=8000, help="port (0: any free one, printed)")
+    sv.add_argument("--workers", type=_int_in(1, 64), default=1, help="worker processes, each with its own models")
+    sv.add_argument("--api-key", default=None, metavar="KEY",
+                    help="clients must send 'Authorization: Bearer KEY' (default: $THINKDRAW_API_KEY)")
+    sv.add_argument("--data", default=None, metavar="DIR",
+                    help="where the server writes: sessions (the same store as thinkdraw session), files/ (served "
+                         "images), uploads/ (in flight); default $THINKDRAW_DATA, else the user data folder")
+    sv.add_argument("--renderer", default="builtin", choices=("builtin", "sketch"),
+                    help="what model 'thinkdraw' draws with (thinkdraw-builtin and thinkdraw-sketch are always there)")
+    sv.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="mode of a request that names none")
+    sv.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
+    sv.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
+    sv.add_argument("--queue", type=_int_in(0, 1000), default=8,
+                    help="jobs waiting per worker; beyond that a request gets 429 with Retry-After")
+    sv.add_argument("--max-upload-mb", type=float, default=16.0, help="a larger request body gets 413")
+    sv.add_argument("--max-pixels", type=_int_in(1), default=4096 * 4096,
+                    help="an uploaded image with more pixels is refused (decompression bombs)")
+    sv.add_argument("--job-timeout", type=float, default=600.0,
+                    help="seconds a job may run; then its client gets 504 and the worker restarts")
+    sv.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
+    sv.set_defaults(func=cmd_serve)
     return p
 
 
