@@ -13,6 +13,8 @@ edit      on the held-out scenes, one instruction per kind written from the scen
           ``followed``: the edit planned the expected operation and the eval scorer
           (thinkdraw.eval.fidelity.score_image) passes every fact of the edited plan on the edited image;
           ``outside_changed``: pixels changed outside the edit's regions (must be 0); latency per edit.
+compose   (--compose) pairs of held-out scenes: a thing of A put into B, and on B's background alone
+sessions  (--sessions) a session per scene with three edits, an undo and a branch: the store's cost per turn
 """
 
 from __future__ import annotations
@@ -61,11 +63,17 @@ def describe_scores(items, describer) -> dict:
         agg["n_got"].append(len(d.entities))
         for t_, g, iou in pairs:
             agg["category"].append(t_.category == g.category)
-            agg["color"].append(color_name(t_) == g.attributes.color)
+            # the colour the renderers draw: a thing with no colour (and no category default) is drawn gray
+            # (world/render.entity_color), so gray is the right answer for it, not "no colour"
+            agg["color"].append(drawn_color(t_) == g.attributes.color)
+            if drawn_color(t_) != g.attributes.color:
+                agg["color_misses"].append(f"{t_.category}: {drawn_color(t_)} read as {g.attributes.color}")
             agg["iou"].append(iou)
         got_texts = {x.content for x in d.texts}
         for x in plan.texts:
             agg["text"].append(x.content in got_texts)
+            if x.content not in got_texts:
+                agg["text_misses"].append(f"{x.content!r} read as {sorted(got_texts)}")
         agg["bg_kind"].append(d.background.kind == plan.background.kind)
         agg["bg_time"].append(d.background.time == plan.background.time)
     mean = lambda v: round(float(np.mean(v)), 3) if v else None  # noqa: E731
@@ -73,7 +81,13 @@ def describe_scores(items, describer) -> dict:
             "precision": round(sum(agg["tp"]) / max(1, sum(agg["n_got"])), 3), "category": mean(agg["category"]),
             "color": mean(agg["color"]), "box_iou": mean(agg["iou"]), "text_exact": mean(agg["text"]),
             "n_texts": len(agg["text"]), "background_kind": mean(agg["bg_kind"]), "time": mean(agg["bg_time"]),
-            "median_s": round(statistics.median(agg["seconds"]), 3)}
+            "median_s": round(statistics.median(agg["seconds"]), 3), "n_matched": len(agg["color"]),
+            "color_misses": agg["color_misses"], "text_misses": agg["text_misses"][:20]}
+
+
+def drawn_color(e) -> str:
+    """The colour a thing is drawn in: its own, else its category's default, else gray."""
+    return color_name(e) or "gray"
 
 
 def ref_for(plan, e) -> str | None:
@@ -157,6 +171,97 @@ def edit_scores(items) -> dict:
             "by_kind": rows}
 
 
+def compose_scores(items) -> dict:
+    """Pairs of held-out scenes (A, B): a thing of A put into B (B kept whole as the base), and the same thing
+    on B's background alone (drawn anew). ``kept``: the taken thing keeps its category, colour and size word;
+    ``outside_changed``: pixels changed outside the drawn regions of the base (must be 0); ``scorer``: the
+    eval scorer passes every fact of the composed plan on the composed image."""
+    from thinkdraw.edit.source import Source, pixel_hash
+    from thinkdraw.engine import Engine
+    from thinkdraw.eval.fidelity import score_image
+
+    eng = Engine(renderer="sketch", critic="builtin")
+    by = defaultdict(lambda: defaultdict(list))
+    for (pa, ia), (pb, ib) in zip(items[0::2], items[1::2], strict=False):
+        ents = [e for e in pa.entities if e.category in CATEGORIES and e.box and e.supported_by in
+                (None, "ground", "air", "water", "table")]  # not a thing standing on another
+        ref = next((r for r in (ref_for(pa, e) for e in ents) if r), None)
+        if ref is None:
+            continue
+        srcs = [Source(image=ia, plan=pa, meta={"pixels": pixel_hash(ia)}),
+                Source(image=ib, plan=pb, meta={"pixels": pixel_hash(ib)})]
+        for kind, ins in (("into", f"put {ref} from image 1 into image 2"),
+                          ("background", f"{ref} from image 1 with the background of image 2")):
+            t = time.perf_counter()
+            r = eng.edit(srcs, ins, mode="think", seed=0)
+            dt = time.perf_counter() - t
+            ok = r.ok
+            kept = scorer = False
+            outside = 0
+            if ok:
+                src = {e.id: e for e in pa.entities}
+                kept = all((e.category, color_name(e), e.attributes.size) ==
+                           (src[r.taken[e.id][1]].category, color_name(src[r.taken[e.id][1]]),
+                            src[r.taken[e.id][1]].attributes.size) for e in r.plan.entities if e.id in r.taken)
+                scorer = score_image(r.image, r.plan, text=False).all_passed
+                if r.base is not None:
+                    a, b = np.asarray(ib.convert("RGB")), np.asarray(r.image)
+                    outside = int(((a != b).any(-1) & ~r.changed).sum())
+            by[kind]["ok"].append(ok)
+            by[kind]["kept"].append(kept)
+            by[kind]["scorer"].append(scorer)
+            by[kind]["outside"].append(outside)
+            by[kind]["base"].append(r.base is not None)
+            by[kind]["s"].append(dt)
+    return {k: {"n": len(v["ok"]), "composed": round(float(np.mean(v["ok"])), 3),
+                "kept_category_colour_size": round(float(np.mean(v["kept"])), 3),
+                "scorer_passes": round(float(np.mean(v["scorer"])), 3),
+                "base_kept_whole": round(float(np.mean(v["base"])), 3),
+                "outside_changed_pixels": int(sum(v["outside"])),
+                "median_latency_s": round(statistics.median(v["s"]), 4)} for k, v in by.items()}
+
+
+def session_scores(items, turns: int = 3) -> dict:
+    """A session per held-out scene: the first turn its image, then ``turns`` edits (recolour, add, move),
+    an undo and a branch; the store's own cost per turn (SQLite transaction + content-addressed image write)
+    against the whole turn, and the store checked at the end."""
+    import tempfile
+
+    from thinkdraw.edit.sessions import Session, SessionStore
+    from thinkdraw.edit.source import Source, pixel_hash
+    from thinkdraw.engine import Engine
+
+    eng = Engine(renderer="sketch")
+    store_s, turn_s, ok = [], [], []
+    with tempfile.TemporaryDirectory() as d:
+        store = SessionStore(d)
+        orig = store.add_turn
+
+        def timed(*a, **k):
+            t = time.perf_counter()
+            out = orig(*a, **k)
+            store_s.append(time.perf_counter() - t)
+            return out
+
+        store.add_turn = timed  # type: ignore[method-assign]
+        for plan, image in items:
+            s = Session.create(store, image=Source(image=image, plan=plan, meta={"pixels": pixel_hash(image)}),
+                               engine=eng, mode="think")
+            for _kind, ins, _op in instructions(s.head.plan)[:turns]:
+                t = time.perf_counter()
+                out = s.edit(ins)
+                turn_s.append(time.perf_counter() - t)
+                ok.append(out.ok)
+            if len(s.history()) > 1:
+                s.undo()
+                s.branch(1)
+        problems = store.check()
+    return {"sessions": len(items), "edits": len(turn_s), "edits_ok": round(float(np.mean(ok)), 3) if ok else None,
+            "median_store_ms_per_turn": round(1000 * statistics.median(store_s), 2),
+            "median_edit_turn_ms": round(1000 * statistics.median(turn_s), 2) if turn_s else None,
+            "store_problems": problems}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20)
@@ -164,6 +269,8 @@ def main(argv=None) -> int:
     ap.add_argument("--builtin", type=int, default=0, help="also describe K builtin renders")
     ap.add_argument("--skip-edit", action="store_true")
     ap.add_argument("--skip-describe", action="store_true")
+    ap.add_argument("--compose", action="store_true", help="also pairs of scenes combined (several images)")
+    ap.add_argument("--sessions", action="store_true", help="also sessions: the store's cost per turn")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     from thinkdraw.draw.base import get_renderer
@@ -190,6 +297,10 @@ def main(argv=None) -> int:
                                                         describer)
     if not a.skip_edit:
         report["edit"] = edit_scores(world)
+    if a.compose:
+        report["compose"] = compose_scores(world)
+    if a.sessions:
+        report["sessions"] = session_scores(world[:max(1, a.n // 3)])
     text = json.dumps(report, indent=2)
     print(text)
     if a.out:

@@ -263,3 +263,56 @@ def test_session_compose_from_earlier_turns(tmp_path, engine):
     assert out.ok and out.turn.kind == "compose" and out.turn.parent == 2
     assert out.turn.extra["sources"] == ["turn 1", "turn 2"] and out.turn.extra["base"] == 1
     assert {e.category for e in out.turn.plan.entities} == {"boat", "tree", "house"}
+
+
+def _pty_chat(args, lines, timeout=60.0) -> str:
+    """Run ``thinkdraw chat`` on a pseudo-terminal, typing ``lines`` one at a time after each prompt."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "thinkdraw.cli", "chat", *args], stdin=slave, stdout=slave,
+                         stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    todo = list(lines)
+    end = time.time() + timeout
+    try:
+        while time.time() < end:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            if out.endswith(b"thinkdraw> ") and todo:
+                os.write(master, (todo.pop(0) + "\n").encode())
+                out += b"\n"
+            if p.poll() is not None and not r:
+                break
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(master)
+    return out.decode("utf-8", "replace").replace("\r\n", "\n")
+
+
+def test_chat_as_a_person_types_it(tmp_path):
+    png = tmp_path / "saved.png"
+    text = _pty_chat(["--data-dir", str(tmp_path / "data"), "--renderer", "sketch", "--mode", "think"],
+                     ["a red car and a cloud", "make the car blue", "/undo", "remove the cloud", "/branch 2",
+                      "add a tree", "remove the dog", "/show", "/plan", f"/save {png}", "/quit"])
+    assert "thinkdraw chat" in text and "/help" in text
+    assert "turn 1: a red car and a cloud" in text
+    assert "[locate] 'the car' -> car_1" in text and "[final]" in text  # the reasoning, stage by stage
+    assert "turn 2 (from turn 1): a blue car" in text
+    assert "at turn 1" in text and "turn 3 (from turn 1)" in text and "turn 4 (from turn 2)" in text
+    assert "not done (not found): there is no dog" in text
+    assert "* turn 4" in text and "tree_1" in text
+    assert text.count("image: ") >= 5 and f"wrote {png}" in text and png.is_file()
+    sid = Session.list(tmp_path / "data")[0].id
+    again = _pty_chat(["--data-dir", str(tmp_path / "data"), "--session", sid], ["/show", "/back 1", "/quit"])
+    assert "* turn 4" in again and "at turn 2" in again

@@ -9,6 +9,7 @@
     thinkdraw edit A.png B.png "the boat from image 1 ..."  combine several images (also: thinkdraw compose)
     thinkdraw describe IMAGE [--json]                     a scene plan recovered from the pixels alone
     thinkdraw session new|edit|undo|redo|branch|show|list|export   a conversation kept as a tree of turns
+    thinkdraw chat [--session ID]                         the same as a conversation, line by line
     thinkdraw world sample --n N --out DIR                a sharded dataset of the built-in world
     thinkdraw world vocab [--json]                        the kinds of thing, colours and backgrounds it draws
     thinkdraw train MODEL [options]                       retrain a bundled model (thinkdraw train --help)
@@ -537,6 +538,169 @@ def cmd_session(a: argparse.Namespace) -> int:
         store.close()
 
 
+CHAT_HELP = """Each line is an edit of the current image ("make the car blue"), or a new image when it reads as a
+description ("a red boat on the sea"). Commands:
+  /new PROMPT        a new image (a turn after the current one)
+  /undo  /redo       back to the previous turn / forward again
+  /back N            N turns back along the path
+  /branch N          go to turn N: the next edit branches from it
+  /compose N M ... INSTRUCTION   combine turns N, M, ... ("/compose 1 2 the boat from image 1 on image 2")
+  /show  /tree       the path to the current turn / every turn
+  /plan              the current plan
+  /save PATH         write the current image (it carries its plan)
+  /session           the session's id (thinkdraw chat --session ID goes on with it)
+  /help  /quit"""
+
+
+def cmd_chat(a: argparse.Namespace) -> int:
+    import shlex
+
+    from thinkdraw.edit.sessions import Session, SessionError
+    from thinkdraw.think import PlanningError
+
+    store = _store(a)
+    eng = None
+    s = None
+    if a.session:
+        try:
+            s = Session.open(a.session, store)
+        except SessionError as e:
+            raise CLIError(str(e)) from e
+    interactive = sys.stdin.isatty()
+
+    def engine(renderer: str):
+        nonlocal eng
+        if eng is None:
+            from thinkdraw.engine import Engine
+
+            eng = Engine(renderer=a.renderer or renderer, max_rounds=a.rounds, weights=a.weights)
+        return eng
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+
+    def report(out) -> None:
+        r = out.result
+        steps = r.reasoning.steps if r is not None else out.turn.reasoning.steps
+        for st in steps:
+            say(f"  [{st.stage}] {st.text}")
+        if not out.ok:
+            say(f"not done ({out.kind.replace('_', ' ')}): {out.message}; still at turn {out.turn.id}")
+            return
+        t = out.turn
+        say(f"turn {t.id}" + (f" (from turn {t.parent})" if t.parent is not None else "") + f": {t.plan.prompt}")
+        say(f"image: {t.image_path}")
+
+    def new_image(prompt: str):
+        nonlocal s
+        if s is None:
+            e = engine("builtin")
+            s = Session.create(store, prompt=prompt, engine=e, mode=a.mode, renderer=e.renderer.name, seed=a.seed)
+            say(f"session {s.id}")
+            from thinkdraw.edit.sessions import TurnOutcome
+
+            return TurnOutcome(ok=True, turn=s.head)
+        s._engine = engine(s.renderer)
+        return s.generate(prompt, seed=a.seed)
+
+    if interactive:
+        say(f"thinkdraw chat: session {s.id if s else '(new)'}, store {store.root}. /help for commands, /quit to end.")
+    while True:
+        try:
+            line = input("thinkdraw> " if interactive else "")
+        except EOFError:
+            break
+        except KeyboardInterrupt:
+            say()
+            break
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            if line.startswith("/"):
+                cmd, _, arg = line[1:].partition(" ")
+                cmd, arg = cmd.lower(), arg.strip()
+                if cmd in ("quit", "exit", "q"):
+                    break
+                if cmd == "help":
+                    say(CHAT_HELP)
+                    continue
+                if cmd == "new":
+                    if not arg:
+                        say("/new needs a PROMPT")
+                        continue
+                    report(new_image(arg))
+                    continue
+                if s is None:
+                    say("nothing yet: describe an image to start (or /help)")
+                    continue
+                if cmd in ("undo", "redo", "back", "branch", "goto"):
+                    if cmd == "undo":
+                        t = s.undo()
+                    elif cmd == "redo":
+                        t = s.redo()
+                    elif cmd == "back":
+                        t = s.back(int(arg or 1))
+                    else:
+                        if not arg.isdigit():
+                            say(f"/{cmd} needs a turn number (see /tree)")
+                            continue
+                        t = s.branch(int(arg))
+                    say(f"at turn {t.id}: {t.plan.prompt}" + ("; the next edit branches from here"
+                                                               if s.children(t.id) else ""))
+                    say(f"image: {t.image_path}")
+                elif cmd in ("show", "tree"):
+                    head = s.head.id
+                    for t in (s.turns() if cmd == "tree" else s.history()):
+                        say(_turn_line(t, head, len(s.children(t.id))))
+                elif cmd == "plan":
+                    say(_summary(s.head.plan))
+                elif cmd == "save":
+                    if not arg:
+                        say("/save needs a PATH")
+                        continue
+                    path = shlex.split(arg)[0]
+                    from thinkdraw.plan.pngmeta import image_format
+
+                    image_format(path)
+                    say(f"wrote {s.export(None, path, overwrite=False)}")
+                elif cmd == "session":
+                    say(f"session {s.id} in {store.root}")
+                elif cmd == "compose":
+                    words = arg.split()
+                    nums = []
+                    while words and words[0].isdigit():
+                        nums.append(int(words.pop(0)))
+                    if len(nums) < 2 or not words:
+                        say("/compose needs two or more turn numbers, then the instruction")
+                        continue
+                    s._engine = engine(s.renderer)
+                    report(s.compose(nums, " ".join(words)))
+                else:
+                    say(f"unknown command /{cmd} (/help lists them)")
+                continue
+            if s is None:
+                report(new_image(line))
+                continue
+            s._engine = engine(s.renderer)
+            out = s.edit(line, mode=a.mode if a.mode in ("think", "reflect") else None)
+            if not out.ok and out.kind == "not_understood" and not _looks_like_edit(line):
+                report(new_image(line))  # not an edit: a description of a new image
+                continue
+            report(out)
+        except (SessionError, PlanningError, ValueError) as e:
+            say(f"error: {_one_line(e)}")
+    store.close()
+    return 0
+
+
+def _looks_like_edit(line: str) -> bool:
+    from thinkdraw.edit.instruct import VERBS
+
+    w = line.split()[0].lower() if line.split() else ""
+    return w in VERBS and w not in ("one", "no", "only", "just", "there", "i", "another")
+
+
 def cmd_describe(a: argparse.Namespace) -> int:
     from PIL import Image
 
@@ -798,6 +962,17 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("-o", "--output", required=True, metavar="FILE", help="image to write (.png/.jpg/.webp; '-': stdout)")
     q.add_argument("--force", action="store_true", help="overwrite an existing --output file")
     common(q, engine=False)
+
+    sh = sub.add_parser("chat", help="edit by conversation: each line a new image or an edit of the current one; "
+                                     "/undo, /back N, /branch N, /show, /save PATH, /plan, /quit", formatter_class=fmt)
+    sh.add_argument("--session", default=None, help="go on with this session (id, id prefix or name)")
+    sh.add_argument("--data-dir", metavar="DIR", default=None, help=data_help)
+    sh.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="mode of new images and edits")
+    sh.add_argument("--renderer", default=None, help="renderer backend (default: builtin, or the session's)")
+    sh.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
+    sh.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
+    sh.add_argument("--seed", type=int, default=0, help="seed of new images")
+    sh.set_defaults(func=cmd_chat)
 
     sx = sub.add_parser("describe", help="recover a scene plan from an image's pixels alone")
     sx.add_argument("image", help="any PNG, JPEG or WebP")
