@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -45,6 +46,7 @@ FILE_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|webp)$")
 MEDIA = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 KEEPALIVE_S = 15.0
+TURN = PathParam(ge=1, le=2**31 - 1, description="the turn's number in its session")
 
 
 # --- errors -----------------------------------------------------------------------------------------------
@@ -160,14 +162,14 @@ class SessionRequest(_Body):
 
 class TurnRequest(_Body):
     instruction: str = Field(max_length=4000, description="what to change, e.g. 'make the car blue'")
-    parent: int | None = Field(None, ge=1, description="branch: edit this earlier turn instead of the head")
+    parent: int | None = Field(None, ge=1, le=2**31 - 1, description="branch: edit this earlier turn instead of the head")
     mode: Literal["think", "reflect"] | None = None
     seed: int | None = Field(None, ge=0, le=2**31 - 1)
     stream: bool | None = False
 
 
 class BranchRequest(_Body):
-    turn: int = Field(ge=1, description="the turn the next edit starts from")
+    turn: int = Field(ge=1, le=2**31 - 1, description="the turn the next edit starts from")
 
 
 class EditFields(_Body):
@@ -871,12 +873,12 @@ def create_app(config: ServeConfig) -> FastAPI:
         return await after(await srv.run("session_turn", payload))
 
     @app.get("/v1/sessions/{sid}/turns/{n}", tags=["sessions"])
-    async def sessions_turn_get(sid: str, n: int, request: Request):
+    async def sessions_turn_get(sid: str, request: Request, n: int = TURN):
         b = base(request)
         return await asyncio.to_thread(srv.session_call, lambda st: turn_json(st.turn(sid, n), b))
 
     @app.get("/v1/sessions/{sid}/turns/{n}/image", tags=["sessions"])
-    async def sessions_turn_image(sid: str, n: int):
+    async def sessions_turn_image(sid: str, n: int = TURN):
         """The turn's PNG, carrying its plan (thinkdraw edit / inspect read it like any image thinkdraw wrote)."""
         from thinkdraw.plan.pngmeta import encode_image
 

@@ -201,11 +201,18 @@ class Runner:
         from thinkdraw.edit.sessions import Session
 
         r = self._use(p.get("renderer"), emit)
+        shown = 0
+        if emit is not None:  # the planner is deterministic: its reasoning is shown before the drawing starts
+            reasoning, plan = self.planner.plan(p["prompt"], seed=p["seed"])
+            for st in reasoning.steps:
+                emit("reasoning", st.model_dump())
+            emit("plan", plan.model_dump(mode="json"))
+            shown = len(reasoning.steps)
         s = Session.create(self._store(), prompt=p["prompt"], engine=self.engine, name=p.get("name"), seed=p["seed"],
                            mode=p["mode"], size=p.get("size"), renderer=r.name)
         head = s.head
         if emit is not None:
-            for st in head.reasoning.steps:
+            for st in head.reasoning.steps[shown:]:  # what came after the plan: the reflect rounds
                 emit("reasoning", st.model_dump())
         return {"session": s.id, "turn": head.id}
 

@@ -166,7 +166,8 @@ class Pool:
     def status(self) -> dict:
         with self.lock:
             return {"workers": [{"index": w.index, "ready": w.ready, "running": w.running is not None,
-                                 "waiting": len(w.waiting), "restarts": w.restarts} for w in self.workers],
+                                 "waiting": len(w.waiting), "restarts": w.restarts,
+                                 "pid": w.process.pid if w.process else None} for w in self.workers],
                     "queue_per_worker": self.config.queue}
 
     # --- events ------------------------------------------------------------------------------------------
