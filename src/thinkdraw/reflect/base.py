@@ -50,6 +50,6 @@ def _load_builtin() -> None:
         def _builtin(weights: str | None = None) -> Critic:
             from thinkdraw.reflect.builtin import BuiltinCritic
 
-            return BuiltinCritic() if weights is None else BuiltinCritic(weights=weights)
+            return BuiltinCritic(weights=weights)
 
         register_critic("builtin", _builtin)
