@@ -10,6 +10,10 @@ defects: each plan is rendered once more with one injected defect — an object 
          moved across its reference, or a letter of its text changed — and the critic must flag it:
          recall    = share of defect images with a failed check about the defect (target >= 0.95)
          precision = share of failed checks on defect images that are about the defect (target >= 0.95)
+identity defects (eval/defects.py IDENTITY_KINDS, the same as the eval judge's validation): one thing redrawn
+         as another category (swap), or replaced by a blob of its colour in its place (hull, ellipse, blur,
+         smear); drawn from their own random stream per plan, so the figures above are unchanged; recall and
+         precision as above, per kind (--no-identity skips them)
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ def main() -> int:
     ap.add_argument("--verifier", help="box verifier weights (default: the bundled models/weights/verifier.safetensors)")
     ap.add_argument("--no-verifier", action="store_true", help="judge categories and colours by the segmenter alone")
     ap.add_argument("--show", type=int, default=0, help="print this many failed checks on clean renders")
+    ap.add_argument("--no-identity", action="store_true", help="skip the identity defects (swap, blobs)")
     a = ap.parse_args()
-    from thinkdraw.eval.defects import inject
+    from thinkdraw.eval.defects import IDENTITY_KINDS, inject, inject_blob, inject_swap
     from thinkdraw.reflect.builtin import BuiltinCritic
     from thinkdraw.think import plan_prompt
     from thinkdraw.world.render import render_scene
@@ -48,6 +53,10 @@ def main() -> int:
     recall_hit = recall_n = flagged = flagged_right = 0
     per_defect: Counter = Counter()
     per_defect_hit: Counter = Counter()
+    id_n: Counter = Counter()
+    id_hit: Counter = Counter()
+    id_flagged: Counter = Counter()
+    id_right: Counter = Counter()
     t0 = time.perf_counter()
     for i in range(a.n):
         prompt = sample_spec(rng, "heldout")[0]
@@ -61,6 +70,22 @@ def main() -> int:
             by_kind_clean[c.kind] += int(c.passed)
         clean_ok += sum(c.passed for c in cr.checks)
         clean_n += len(cr.checks)
+        if not a.no_identity:
+            irng = random.Random(f"identity-defects/{a.seed}/{i}")
+            for kind in IDENTITY_KINDS:
+                if kind == "swap":
+                    di = inject_swap(plan, irng)
+                    di = None if di is None else (render_scene(di[0], seed=i).image, di[1], di[2])
+                else:
+                    di = inject_blob(plan, irng, kind, seed=i)
+                if di is None:
+                    continue
+                fails_i = [c for c in critic.check(di[0], plan).checks if not c.passed]
+                right_i = [c for c in fails_i if c.target in di[2]]
+                id_n[kind] += 1
+                id_hit[kind] += int(bool(right_i))
+                id_flagged[kind] += len(fails_i)
+                id_right[kind] += len(right_i)
         d = inject(plan, rng)
         if d is None:
             continue
@@ -77,12 +102,17 @@ def main() -> int:
     out = {"clean_pass": clean_ok / clean_n, "clean_by_kind": {k: by_kind_clean[k] / by_kind_tot[k] for k in by_kind_tot},
            "recall": recall_hit / max(1, recall_n), "precision": flagged_right / max(1, flagged),
            "recall_by_defect": {k: per_defect_hit[k] / per_defect[k] for k in per_defect}, "defects": recall_n,
+           "identity_defects": {k: {"n": id_n[k], "recall": id_hit[k] / id_n[k],
+                                    "precision": id_right[k] / max(1, id_flagged[k])} for k in IDENTITY_KINDS if id_n[k]},
            "seconds": time.perf_counter() - t0}
     print(f"clean sketch renders: {clean_ok}/{clean_n} checks pass ({out['clean_pass']:.3f}); by kind: "
           + ", ".join(f"{k} {v:.3f}" for k, v in sorted(out["clean_by_kind"].items())))
     print(f"injected defects: recall {out['recall']:.3f} ({recall_hit}/{recall_n}), precision {out['precision']:.3f} "
           f"({flagged_right}/{flagged}); recall by defect: "
           + ", ".join(f"{k} {v:.3f}" for k, v in sorted(out["recall_by_defect"].items())))
+    for k, v in out["identity_defects"].items():
+        print(f"identity defect {k:>7}: recall {v['recall']:.3f} ({round(v['recall'] * v['n'])}/{v['n']}), "
+              f"precision {v['precision']:.3f}")
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=2))
     return 0

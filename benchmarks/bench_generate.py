@@ -5,6 +5,7 @@
     python benchmarks/bench_generate.py text --n 100       # held-out sign prompts (3-10 chars), Tesseract exact match
                                           [--mode reflect]
     python benchmarks/bench_generate.py validate --n 500   # the eval scorer on sketch renders and injected defects
+                                                           # (+ identity: category swaps and blobs)
     python benchmarks/bench_generate.py tokenizer --n 100  # reconstruction PSNR on held-out world images
 
 Every figure runs the real code path (Engine / BuiltinRenderer with the bundled weights).
@@ -128,8 +129,12 @@ def cmd_text(a) -> dict:
 
 
 def cmd_validate(a) -> dict:
-    """The eval scorer must pass sketch renders and flag injected defects (the critic's protocol, same plans)."""
-    from thinkdraw.eval.defects import inject
+    """The eval scorer must pass sketch renders and flag injected defects (the critic's protocol, same plans).
+
+    Identity defects (eval/defects.py IDENTITY_KINDS: a category swap and four blob kinds) are drawn from
+    their own random stream per plan, so the figures of the other defects stay those of the same plans and
+    defects as before; their images are scored without OCR (no text is changed by them)."""
+    from thinkdraw.eval.defects import IDENTITY_KINDS, inject, inject_blob, inject_swap
     from thinkdraw.eval.fidelity import score_image
     from thinkdraw.think import plan_prompt
     from thinkdraw.world.render import render_scene
@@ -139,10 +144,38 @@ def cmd_validate(a) -> dict:
     clean_ok = clean_tot = hit = n_def = flagged = right = shown = 0
     by_kind, per_def, per_def_hit = Counter(), Counter(), Counter()
     by_kind_ok = Counter()
+    id_n, id_hit, id_by_identity, id_flagged, id_right = Counter(), Counter(), Counter(), Counter(), Counter()
+    id_secs, id_boxes = 0.0, 0
     for i in range(a.n):
         prompt = sample_spec(rng, "heldout")[0]
         _, plan = plan_prompt(prompt, seed=i)
-        f = score_image(render_scene(plan, seed=i).image, plan)
+        clean_img = render_scene(plan, seed=i).image
+        f = score_image(clean_img, plan)
+        t = time.perf_counter()
+        score_image(clean_img, plan, text=False)
+        t_id = time.perf_counter() - t
+        t = time.perf_counter()
+        score_image(clean_img, plan, text=False, identity=False)
+        id_secs += max(0.0, t_id - (time.perf_counter() - t))
+        id_boxes += sum(x.kind == "identity" for x in f.facts)
+        if not a.no_identity:
+            irng = random.Random(f"identity-defects/{a.seed}/{i}")
+            for kind in IDENTITY_KINDS:
+                if kind == "swap":
+                    d = inject_swap(plan, irng)
+                    d = None if d is None else (render_scene(d[0], seed=i).image, d[1], d[2])
+                else:
+                    d = inject_blob(plan, irng, kind, seed=i)
+                if d is None:
+                    continue
+                f3 = score_image(d[0], plan, text=False)
+                fails = [x for x in f3.facts if not x.passed]
+                good = [x for x in fails if x.target in d[2]]
+                id_n[kind] += 1
+                id_hit[kind] += int(bool(good))
+                id_by_identity[kind] += int(any(x.kind == "identity" for x in good))
+                id_flagged[kind] += len(fails)
+                id_right[kind] += len(good)
         for x in f.facts:
             by_kind[x.kind] += 1
             by_kind_ok[x.kind] += int(x.passed)
@@ -167,12 +200,24 @@ def cmd_validate(a) -> dict:
     out = {"clean_pass_rate": clean_ok / clean_tot, "clean_by_kind": {k: by_kind_ok[k] / by_kind[k] for k in by_kind},
            "defect_recall": hit / max(1, n_def), "defect_precision": right / max(1, flagged), "defects": n_def,
            "recall_by_defect": {k: per_def_hit[k] / per_def[k] for k in per_def}}
+    other = [k for k in by_kind if k != "identity"]
+    out["clean_pass_rate_without_identity"] = sum(by_kind_ok[k] for k in other) / max(1, sum(by_kind[k] for k in other))
+    out["identity_defects"] = {k: {"n": id_n[k], "caught": id_hit[k] / id_n[k], "caught_by_identity":
+                                   id_by_identity[k] / id_n[k], "precision": id_right[k] / max(1, id_flagged[k])}
+                               for k in IDENTITY_KINDS if id_n[k]}
+    out["identity_ms_per_box"] = 1000 * id_secs / max(1, id_boxes)
     print(f"eval scorer on sketch renders of {a.n} held-out plans: {clean_ok}/{clean_tot} facts pass "
           f"({out['clean_pass_rate']:.3f}); by kind: "
           + ", ".join(f"{k} {v:.3f}" for k, v in sorted(out["clean_by_kind"].items())))
     print(f"injected defects: recall {out['defect_recall']:.3f} ({hit}/{n_def}), precision "
           f"{out['defect_precision']:.3f} ({right}/{flagged}); recall by defect: "
           + ", ".join(f"{k} {v:.3f}" for k, v in sorted(out["recall_by_defect"].items())))
+    print(f"clean facts without identity: {out['clean_pass_rate_without_identity']:.3f}; identity on clean: "
+          f"{out['clean_by_kind'].get('identity', float('nan')):.3f}; identity costs "
+          f"{out['identity_ms_per_box']:.1f} ms per box (after the first images warm the template cache)")
+    for k, v in out["identity_defects"].items():
+        print(f"identity defect {k:>7}: caught {v['caught']:.3f} ({round(v['caught'] * v['n'])}/{v['n']}), "
+              f"by an identity fact {v['caught_by_identity']:.3f}, precision {v['precision']:.3f}")
     return out
 
 
@@ -199,6 +244,7 @@ def main() -> int:
     ap.add_argument("--save", help="save the first images of each mode here")
     ap.add_argument("--json", help="write the figures here")
     ap.add_argument("--show", type=int, default=0, help="validate: print this many failed facts on clean renders")
+    ap.add_argument("--no-identity", action="store_true", help="validate: skip the identity defects (swap, blobs)")
     a = ap.parse_args()
     a.n = a.n or {"latency": 10, "fidelity": 200, "text": 100, "validate": 500, "tokenizer": 100}[a.what]
     from thinkdraw.models.bundled import set_threads

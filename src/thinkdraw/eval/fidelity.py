@@ -11,6 +11,9 @@ For each planned fact it answers pass/fail:
             differ by the GenEval margin (0.05 of the canvas) in the right direction
   text      every text block: Tesseract OCR of its box reads the exact string (needs `tesseract`); read at
             a few upscales, the first exact reading counts
+  identity  every entity of a world category: what stands in its box is that kind of thing, by silhouette and
+            colour layout matched against the world's own drawers (eval/identity.py; no learned model, not the
+            critic's networks); a box with nothing present fails it
   absence   every negative ("no cat"): no unplanned object anywhere, i.e. no blob of object pixels of at
             least ABSENT_AREA of the canvas outside the planned boxes (class-agnostic: the world machinery
             cannot name what it sees, so anything drawn where nothing was planned counts against it)
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from thinkdraw.eval.identity import identity as judge_identity
 from thinkdraw.pixels import (
     COLOR_LIST,
     OCR_SCALES,
@@ -84,7 +88,9 @@ def background_of(plan: ScenePlan, w: int, h: int) -> np.ndarray:
                       np.float32)
 
 
-def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidelity:
+def score_image(image: Image.Image, plan: ScenePlan, text: bool = True, identity: bool = True) -> Fidelity:
+    """The plan's facts judged on ``image``; ``identity=False`` gives the class-agnostic scorer of before
+    (no identity facts), ``text=False`` skips Tesseract."""
     img = np.asarray(image.convert("RGB"), np.float32)
     h, w = img.shape[:2]
     bg = background_of(plan, w, h)
@@ -113,6 +119,12 @@ def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidel
             found[e.id] = ((xs.mean() + x0) / w, (ys.mean() + y0) / h)
         else:
             found[e.id] = None
+        if identity and e.category in _world_categories():
+            if ok:
+                r = judge_identity(img, bg, plan, e.id)
+                fid.facts.append(FactResult("identity", e.id, r.passed, r.detail))
+            else:
+                fid.facts.append(FactResult("identity", e.id, False, f"nothing there to be a {e.category}"))
         stated = e.attributes.color and not getattr(e.attributes, "default_color", False)
         if stated and e.category is not None and e.id not in texts_on:
             # many things are several colours (a house's roof, a book's pages): the planned colour must be
@@ -160,6 +172,12 @@ def score_image(image: Image.Image, plan: ScenePlan, text: bool = True) -> Fidel
             read = read_text(image, t.box, t.content)
             fid.facts.append(FactResult("text", t.id, read == t.content, f"expected {t.content!r}, read {read!r}"))
     return fid
+
+
+def _world_categories() -> dict:
+    from thinkdraw.world.render import DRAWERS
+
+    return DRAWERS
 
 
 def _extra_blobs(img: np.ndarray, free: np.ndarray, members, w: int, h: int) -> int:

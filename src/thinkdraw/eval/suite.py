@@ -78,7 +78,9 @@ class EvalReport(BaseModel):
     n_prompts: int
     seed: int
     modes: dict[str, ModeReport]
-    scorer: str = "eval.fidelity.score_image (world machinery + Tesseract; no learned model)"
+    scorer: str = ("eval.fidelity.score_image, identity-aware (an identity fact per planned thing: silhouette and "
+                   "colour layout matched against the world's own drawers, eval/identity.py) + Tesseract; "
+                   "no learned model")
 
 
 def eval_items(n: int, seed: int = 0, categories: tuple[str, ...] = EVAL_CATEGORIES) -> list[EvalItem]:
@@ -212,11 +214,16 @@ def summarise(results: list[EvalResult], n: int, seed: int, modes, categories) -
 def markdown(report: EvalReport, categories=EVAL_CATEGORIES) -> str:
     modes = list(report.modes)
     lines = [f"thinkdraw eval: {report.n_prompts} held-out prompts, seed {report.seed}; scorer: {report.scorer}", "",
+             "The scorer is identity-aware: a prompt counts only when every planned thing is recognisably its kind "
+             "(identity facts; validation figures in docs/eval.md), not merely a blob of the right colour in place.",
+             "",
              "| category | " + " | ".join(modes) + " |", "|---|" + "---:|" * len(modes)]
     for c in categories:
         lines.append(f"| {c} | " + " | ".join(_cell(report.modes[m].by_category.get(c)) for m in modes) + " |")
     lines.append("| **overall** | " + " | ".join(f"**{report.modes[m].overall:.3f}**" for m in modes) + " |")
     lines.append("| facts | " + " | ".join(f"{report.modes[m].facts:.3f}" for m in modes) + " |")
+    lines.append("| identity facts | " + " | ".join(_cell(report.modes[m].facts_by_kind.get("identity"))
+                                                    for m in modes) + " |")
     lines.append("| median latency | " + " | ".join(f"{1000 * report.modes[m].median_latency_s:.0f} ms"
                                                     for m in modes) + " |")
     lines.append("| mean latency | " + " | ".join(f"{1000 * report.modes[m].mean_latency_s:.0f} ms"

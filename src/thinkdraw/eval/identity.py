@@ -1,0 +1,233 @@
+"""Identity: is what stands in a planned box that kind of thing? Silhouette-and-colour-layout matching
+against the world's own drawers (no learned model; independent of the critic's networks).
+
+For a planned entity of a world category, the box is cut out of the image and described on a G x G grid in
+the box's own coordinates (every drawer fills its box, so a box-normalised picture is nearly independent of
+the box's size): per cell, the share of its area that is object pixels of each named colour (object = differs
+from the plan's background by more than the scorer's DIFF, less shadow-like pixels, i.e. the background
+darkened evenly). The same description is made of *templates*: every world category drawn by its own drawer
+(world/render.py DRAWERS) in the box's aspect and the thing's colour, with several seeds and their mirror
+images, seen against the same background. The match of two descriptions is the mean of two soft IoUs: of the
+silhouettes (object share per cell) and of the colour layouts (share per cell and named colour). A
+category's score is its best template's.
+
+Two matches are made with every template: *layout* (mean of the silhouette IoU and the colour-layout IoU) and
+*detail* (geometric mean of the silhouette IoU and the IoU of the parts not in the thing's main colour:
+outlines, windows, trunks, seams, pages). Identity passes when no other category's layout match beats the
+planned one's by more than ``MARGIN`` (a thing redrawn as another category is won by that category) and the
+planned category's detail match reaches its floor ``MIN_DETAIL`` (a flat or smeared blob of the right colour
+lacks the thing's parts). Floors are calibrated on tuning plans, not on the validation plans.
+
+Cells that other planned things overlap, and a carrier's text box, are left out of the comparison.
+Templates are cached per (category, colour, aspect bin); after warm-up a box costs a few milliseconds.
+Validated with ``python benchmarks/bench_generate.py validate`` (docs/eval.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from thinkdraw.pixels import COLOR_LIST, PALETTE, named_colors
+from thinkdraw.plan.schema import ScenePlan
+
+G = 16  # grid cells per side of the box
+SEEDS = 16  # template seeds per category (each also mirrored)
+TEMPLATE_PX = 40  # the canonical box's longer side, pixels
+SUPERSAMPLE = 4  # as the world renderer at 256 px
+ASPECT_BINS = np.exp(np.linspace(math.log(0.2), math.log(5.0), 15))  # height / width
+DIFF = 60.0  # the scorer's object threshold (eval.fidelity.DIFF)
+MARGIN = 0.1  # no other category's layout match may beat the planned one's by more than this ...
+# ... and the planned category's shape-and-detail match must reach its floor: the lowest seen on sketch renders
+# of 200 tuning plans (sample_spec(random.Random("tune/0"), "heldout"), not the validation plans) less 0.1
+MIN_DETAIL = {"apple": 0.32, "ball": 0.14, "balloon": 0.21, "banner": 0.01, "bird": 0.32, "boat": 0.52,
+              "book": 0.16, "car": 0.57, "circle": 0.41, "cloud": 0.0, "cup": 0.47, "fish": 0.59, "flower": 0.33,
+              "heart": 0.29, "house": 0.59, "kite": 0.17, "moon": 0.0, "mountain": 0.31, "poster": 0.48,
+              "sign": 0.46, "square": 0.23, "star": 0.35, "sun": 0.0, "table": 0.0, "tree": 0.39, "triangle": 0.45}
+K = len(COLOR_LIST)
+
+
+@dataclass
+class IdentityResult:
+    passed: bool
+    score: float  # the planned category's best match
+    best: str  # the best-matching category
+    best_score: float
+    detail: str
+
+
+def _categories() -> tuple[str, ...]:
+    from thinkdraw.world.render import DRAWERS
+
+    return tuple(DRAWERS)
+
+
+def _pool(n_px: int, lo: float, hi: float, g: int = G) -> np.ndarray:
+    """(g, n_px) weights: the share of each of g equal cells of [lo, hi] (pixel units) that pixel i covers."""
+    edges = lo + (hi - lo) * np.arange(g + 1) / g
+    px0 = np.arange(n_px, dtype=np.float64)
+    a = np.maximum(edges[:-1, None], px0[None, :])
+    b = np.minimum(edges[1:, None], px0[None, :] + 1.0)
+    return (np.clip(b - a, 0.0, None) / max((hi - lo) / g, 1e-9)).astype(np.float32)
+
+
+def aspect_bin(aspect: float) -> int:
+    return int(np.argmin(np.abs(np.log(ASPECT_BINS) - math.log(max(aspect, 1e-3)))))
+
+
+@lru_cache(maxsize=512)
+def templates(category: str, color: str, abin: int) -> np.ndarray:
+    """(2 * SEEDS, G, G, K) colour layouts of ``category`` drawn in ``color`` (named) at aspect bin ``abin``:
+    the share of each cell covered (coverage >= 0.5) by each named colour; seeds and their mirror images."""
+    from thinkdraw.world.render import DRAWERS, Pen
+
+    a = float(ASPECT_BINS[abin])
+    wc, hc = (round(TEMPLATE_PX / a), TEMPLATE_PX) if a >= 1 else (TEMPLATE_PX, round(TEMPLATE_PX * a))
+    wc, hc = max(wc, 6), max(hc, 6)
+    ss = SUPERSAMPLE
+    py, px = _pool(hc, 0, hc), _pool(wc, 0, wc)
+    rgb_c = tuple(int(v) for v in PALETTE[COLOR_LIST.index(color)])
+    out = []
+    for s in range(SEEDS):
+        pen = Pen(wc * ss, hc * ss, lw=min(2.0, max(0.7, 0.022 * min(wc, hc))) * ss)
+        DRAWERS[category](pen, (0.0, 0.0, wc * ss, hc * ss), rgb_c, np.random.default_rng([s, 0x1D]))
+        rgb = np.asarray(pen.rgb.reduce(ss), np.float32)
+        cov = np.asarray(pen.cov.reduce(ss), np.float32) / 255.0
+        m = cov >= 0.5
+        col = named_colors((rgb / np.maximum(cov, 1e-3)[..., None]).reshape(-1, 3)).reshape(hc, wc)
+        onehot = np.zeros((hc, wc, K), np.float32)
+        onehot[m, col[m]] = 1.0
+        lay = np.einsum("gy,yxk,hx->ghk", py, onehot, px)
+        out += [lay, lay[:, ::-1]]
+    arr = np.stack(out).astype(np.float32)
+    arr.setflags(write=False)
+    return arr
+
+
+def _bank(color: str, abin: int) -> tuple[np.ndarray, np.ndarray]:
+    cats = _categories()
+    t = np.concatenate([templates(c, color, abin) for c in cats])
+    idx = np.repeat(np.arange(len(cats)), 2 * SEEDS)
+    return t, idx
+
+
+_BANKS: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def bank(color: str, abin: int) -> tuple[np.ndarray, np.ndarray]:
+    key = (color, abin)
+    if key not in _BANKS:
+        _BANKS[key] = _bank(color, abin)
+    return _BANKS[key]
+
+
+def object_mask(crop: np.ndarray, bg: np.ndarray) -> np.ndarray:
+    """Object pixels of an RGB crop against its background: far from it, and not the background darkened
+    evenly (a cast shadow)."""
+    diff = np.abs(crop - bg).sum(-1) > DIFF
+    ratio = crop / np.maximum(bg, 1.0)
+    lo, hi = ratio.min(-1), ratio.max(-1)
+    shadow = (lo >= 0.6) & (hi <= 0.97) & (hi - lo <= 0.08)
+    return diff & ~shadow
+
+
+def observe(img: np.ndarray, bg: np.ndarray, box, exclude=()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(layout (G, G, K), weight (G, G), background colour per grid row (G, 3)) of ``box`` (0..1) in ``img``
+    (H, W, 3 float); cells covered by the ``exclude`` boxes get less weight."""
+    h, w = img.shape[:2]
+    bx0, by0, bx1, by1 = box[0] * w, box[1] * h, box[2] * w, box[3] * h
+    x0, y0 = max(0, int(math.floor(bx0))), max(0, int(math.floor(by0)))
+    x1, y1 = min(w, max(x0 + 1, int(math.ceil(bx1)))), min(h, max(y0 + 1, int(math.ceil(by1))))
+    crop, bgc = img[y0:y1, x0:x1], bg[y0:y1, x0:x1]
+    py, px = _pool(y1 - y0, by0 - y0, by1 - y0), _pool(x1 - x0, bx0 - x0, bx1 - x0)
+    m = object_mask(crop, bgc)
+    col = named_colors(crop.reshape(-1, 3)).reshape(m.shape)
+    onehot = np.zeros((*m.shape, K), np.float32)
+    onehot[m, col[m]] = 1.0
+    lay = np.einsum("gy,yxk,hx->ghk", py, onehot, px)
+    keep = np.ones(m.shape, np.float32)
+    for b in exclude:
+        ex0, ey0 = max(x0, int(math.floor(b[0] * w))), max(y0, int(math.floor(b[1] * h)))
+        ex1, ey1 = min(x1, int(math.ceil(b[2] * w))), min(y1, int(math.ceil(b[3] * h)))
+        if ex1 > ex0 and ey1 > ey0:
+            keep[ey0 - y0:ey1 - y0, ex0 - x0:ex1 - x0] = 0.0
+    weight = np.einsum("gy,yx,hx->gh", py, keep, px)
+    rows = (py @ bgc.mean(1)) / np.maximum(py.sum(1, keepdims=True), 1e-6)
+    return lay, weight, rows
+
+
+def _iou(a: np.ndarray, b: np.ndarray, axes) -> np.ndarray:
+    """Soft IoU over ``axes``; two (nearly) empty maps match fully."""
+    u = np.maximum(a, b).sum(axes)
+    return np.where(u > 0.5, np.minimum(a, b).sum(axes) / np.maximum(u, 1e-6), 1.0)
+
+
+def match(lay: np.ndarray, weight: np.ndarray, rows: np.ndarray, bank_t: np.ndarray, main: int):
+    """Two matches (0..1) of an observed layout with each template, over the weighted cells (template colours
+    that the background hides are not seen):
+      layout  mean of the silhouette IoU and the colour-layout IoU (which category is it most like?)
+      detail  geometric mean of the silhouette IoU and the IoU of the parts not in the main colour (outlines,
+              windows, trunks, seams, pages: what a flat or smeared blob of the main colour lacks)"""
+    vis = (np.abs(PALETTE[None, :, :] - rows[:, None, :]).sum(-1) > DIFF).astype(np.float32)  # (G, K)
+    t = bank_t * (vis[None, :, None, :] * weight[None, :, :, None])
+    o = (lay * weight[:, :, None])[None]
+    lo, hi = np.minimum(t, o), np.maximum(t, o)
+    lo_k, hi_k = lo.sum((1, 2)), hi.sum((1, 2))  # (N, K)
+    sil = _iou(t.sum(-1), o.sum(-1), (1, 2))
+    layout = 0.5 * (sil + lo_k.sum(1) / np.maximum(hi_k.sum(1), 1e-6))
+    lo_d, hi_d = lo_k.sum(1) - lo_k[:, main], hi_k.sum(1) - hi_k[:, main]
+    det = np.where(hi_d > 0.5, lo_d / np.maximum(hi_d, 1e-6), 1.0)
+    return layout, np.sqrt(sil * det)
+
+
+def category_scores(img: np.ndarray, bg: np.ndarray, box, color: str | None, exclude=()):
+    """Best template matches per world category for ``box``: ({category: layout}, {category: detail});
+    templates drawn in ``color`` (named) when it covers a fair share of the object pixels, else in the box's
+    dominant named colour."""
+    lay, weight, rows = observe(img, bg, box, exclude)
+    hist = (lay * weight[:, :, None]).sum((0, 1))
+    main = color if color in COLOR_LIST else None
+    if hist.sum() > 0 and (main is None or hist[COLOR_LIST.index(main)] < 0.15 * hist.sum()):
+        main = COLOR_LIST[int(hist.argmax())]
+    main = main or "gray"
+    h, w = img.shape[:2]
+    aspect = ((box[3] - box[1]) * h) / max((box[2] - box[0]) * w, 1e-6)
+    t, idx = bank(main, aspect_bin(aspect))
+    out = []
+    for s in match(lay, weight, rows, t, COLOR_LIST.index(main)):
+        best = np.full(idx.max() + 1, -1.0)
+        np.maximum.at(best, idx, s)
+        out.append(dict(zip(_categories(), best.tolist(), strict=True)))
+    return out[0], out[1]
+
+
+def identity(img: np.ndarray, bg: np.ndarray, plan: ScenePlan, entity_id: str) -> IdentityResult:
+    """Identity of one planned entity in ``img`` (H, W, 3 float) over the plan's background ``bg``."""
+    e = plan.entity(entity_id)
+    exclude = [t.box for t in plan.texts if t.on == e.id and t.box is not None]
+    exclude += [o.box for o in plan.entities if o.id != e.id and o.box is not None and _overlap(o.box, e.box)]
+    layout, detail = category_scores(img, bg, e.box, e.attributes.color, exclude)
+    mine = layout[e.category]
+    best = max((c for c in layout if c != e.category), key=layout.get)
+    floor = MIN_DETAIL.get(e.category, 0.3)
+    ok = layout[best] <= mine + MARGIN and detail[e.category] >= floor
+    top = max(layout, key=layout.get)
+    return IdentityResult(ok, detail[e.category], top, layout[top],
+                          f"{e.category}: layout {mine:.2f}, detail {detail[e.category]:.2f} (floor {floor:.2f}); "
+                          f"best other {best} {layout[best]:.2f}")
+
+
+def _overlap(a, b) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def score_entity_image(image: Image.Image, plan: ScenePlan, entity_id: str) -> IdentityResult:
+    """Convenience: identity of one entity in a PIL image."""
+    from thinkdraw.eval.fidelity import background_of
+
+    img = np.asarray(image.convert("RGB"), np.float32)
+    return identity(img, background_of(plan, img.shape[1], img.shape[0]), plan, entity_id)

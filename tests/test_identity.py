@@ -1,0 +1,46 @@
+"""The eval judge's identity facts (eval/identity.py): sketch renders pass, swaps and blobs fail."""
+
+import pytest
+
+from thinkdraw.eval.defects import BLOB_KINDS, blob_image
+from thinkdraw.eval.fidelity import score_image
+from thinkdraw.think import plan_prompt
+from thinkdraw.world.render import render_scene
+
+
+def _identity(img, plan):
+    return {x.target: x.passed for x in score_image(img, plan, text=False).facts if x.kind == "identity"}
+
+
+@pytest.mark.parametrize("prompt", ["a red house next to a green tree", "a boat on the sea at sunset"])
+def test_sketch_renders_pass_identity(prompt):
+    _, plan = plan_prompt(prompt)
+    ids = _identity(render_scene(plan).image, plan)
+    assert ids and all(ids.values()), score_image(render_scene(plan).image, plan, text=False).facts
+
+
+def test_class_agnostic_scorer_has_no_identity():
+    _, plan = plan_prompt("a red house next to a green tree")
+    f = score_image(render_scene(plan).image, plan, text=False, identity=False)
+    assert f.facts and not [x for x in f.facts if x.kind == "identity"]
+
+
+def test_swapped_category_fails_identity():
+    _, plan = plan_prompt("a red house next to a green tree")
+    bad = plan.model_copy(deep=True)
+    bad.entity("house_1").category = "car"
+    ids = _identity(render_scene(bad).image, plan)
+    assert ids["house_1"] is False and ids["tree_1"] is True
+
+
+BLUR_MISSED = pytest.mark.xfail(strict=False, reason="a heavy blur of a house keeps enough of its layout and detail "
+                                 "for the judge: below the bar, see docs/eval.md")
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=BLUR_MISSED) if k == "blur" else k for k in BLOB_KINDS])
+def test_blobs_fail_identity(kind):
+    _, plan = plan_prompt("a red house next to a green tree")
+    img, iou, _ = blob_image(plan, "house_1", kind)
+    assert iou < 1.0
+    ids = _identity(img, plan)
+    assert ids["house_1"] is False and ids["tree_1"] is True
