@@ -256,3 +256,45 @@ def test_cli_edit_and_refusal(tmp_path, capsys):
     assert "no dog" in err and not (tmp_path / "no.png").exists() and len(err.strip().splitlines()) == 1
     assert main(["edit", str(src), "make the car green", "-o", str(out), "--mode", "think",
                  "--renderer", "sketch"]) == 2  # exists, no --force
+
+
+def test_describe_cuts_touching_things_and_names_two_tone_colours():
+    """Touching signs (one segmenter blob) are cut along their outlines into one piece each, posts attached;
+    a kite's colour comes from the segmenter's colour map, not the verifier's second colour."""
+    from thinkdraw.edit import describe as D
+    from thinkdraw.world.vocab import CATEGORY_NAMES, COLOR_NAMES
+
+    S = 32
+    arr = np.full((64, 64, 3), 200.0, np.float32)
+    arr[4:20, 4:30] = 250.0  # two white boards side by side, each with a dark outline
+    arr[4:20, 32:60] = 250.0
+    for x0, x1 in ((4, 30), (32, 60)):
+        arr[4, x0:x1] = arr[19, x0:x1] = 60.0
+        arr[4:20, x0] = arr[4:20, x1 - 1] = 60.0
+    edges = D._edges(arr, S)
+    blob = np.zeros((S, S), bool)
+    blob[2:10, 2:30] = True
+    blob[10:14, 8:9] = True  # a post under the first board
+    parts = D._pieces(D.components(blob & ~edges, 1), int(blob.sum()))
+    assert len(parts) == 2
+    first = min(parts, key=lambda p: p[0])
+    assert first[3] >= 14  # the post joined its board
+    assert D._too_big("sign", (0.0, 0.0, 0.9, 0.3)) and not D._too_big("sign", (0.0, 0.0, 0.3, 0.3))
+    po = np.zeros((len(COLOR_NAMES) + 1, S, S), np.float32)
+    po[COLOR_NAMES.index("white") + 1] = 0.6
+    po[COLOR_NAMES.index("blue") + 1, :, :16] = 0.9  # the other colour on one side only
+    mask = np.zeros((S, S), bool)
+    mask[4:20, 4:24] = True
+    assert COLOR_NAMES[D._segmenter_color(po, mask, (0.1, 0.1, 0.75, 0.65), S) - 1] == "white"
+    assert "kite" in D.TWO_TONE and "kite" in CATEGORY_NAMES
+
+
+def test_describe_reads_text_with_the_bundled_reader(describer):
+    from thinkdraw.edit.describe import _reader, describe_image
+    from thinkdraw.world.render import render_scene
+
+    if _reader(describer) is None:
+        pytest.skip("the text reader's weights are not installed")
+    _, plan = plan_prompt('a sign that says "OPEN" on the grass')
+    d, _ = describe_image(render_scene(plan, seed=0).image, describer)
+    assert [t.content for t in d.texts] == ["OPEN"] and d.texts[0].on == d.entities[0].id

@@ -38,6 +38,12 @@ from thinkdraw.world.vocab import BACKGROUND_KINDS, CATEGORIES, CATEGORY_NAMES, 
 MIN_CELLS = 12  # of the 128x128 map: smaller blobs are noise
 TEXT_ID = len(CATEGORY_NAMES) + 1  # the segmenter's text class
 VERIFY_KEEP = 0.3  # a blob is kept when the verifier gives its category this much, or names it first
+SPLIT_FACTOR = 1.5  # a blob wider or taller than this many times its kind's usual size is tried in pieces
+EDGE_STEP = 40.0  # a brightness step (0-255) between neighbouring pixels that marks an outline
+# drawn in two colours (a kite's alternate quarters and bows): the segmenter's colour map, which gives every
+# pixel of a thing that thing's colour, names it better than the box verifier (9 of 11 held-out kites
+# against 7 of 11), which often names the second colour
+TWO_TONE = {"kite"}
 
 
 def load_describer(weights: str | None = None):
@@ -101,19 +107,45 @@ def describe_image(image: Image.Image, critic) -> tuple[ScenePlan, Reasoning]:
     img = image.convert("RGB")
     W, H = img.size
     arr = np.asarray(img, np.float32)
-    pc, _ = critic.segment(img)
+    pc, po = critic.segment(img)
     S = pc.shape[1]
     am = pc.argmax(0)
     reasoning = Reasoning()
-    # things: blobs per category, confirmed by the verifier
+    # things: blobs per category, confirmed by the verifier; a blob far bigger than one of its kind (touching
+    # signs, posters side by side) is also cut along the drawing's outlines, and the pieces replace it when
+    # the verifier confirms every one
     blobs = []
+    pieces: dict[int, list[int]] = {}
+    edges = None
     for k, cat in enumerate(CATEGORY_NAMES, start=1):
         for x0, y0, x1, y1, n in components(am == k, MIN_CELLS):
-            blobs.append((cat, (x0 / S, y0 / S, x1 / S, y1 / S), n))
+            box = (x0 / S, y0 / S, x1 / S, y1 / S)
+            blobs.append((cat, box, n))
+            if _too_big(cat, box):
+                edges = _edges(arr, S) if edges is None else edges
+                sub = (am == k)[y0:y1, x0:x1] & ~edges[y0:y1, x0:x1]
+                parts = _pieces(components(sub, 1), n)
+                if len(parts) >= 2:
+                    i = len(blobs) - 1
+                    pieces[i] = []
+                    for px0, py0, px1, py1, pn in parts:  # grown back by the outline cut away
+                        pieces[i].append(len(blobs))
+                        blobs.append((cat, (max(0, x0 + px0 - 1) / S, max(0, y0 + py0 - 1) / S,
+                                            min(S, x0 + px1 + 1) / S, min(S, y0 + py1 + 1) / S), pn))
     vc, vo = critic.verify(img, [b for _, b, _ in blobs]) if blobs else (np.zeros((0, 27)), np.zeros((0, 12)))
+    skip = {j for js in pieces.values() for j in js}
+    for i, js in pieces.items():
+        k = CATEGORY_NAMES.index(blobs[i][0]) + 1
+        sure = [j for j in js if vc[j][k] >= VERIFY_KEEP or int(vc[j].argmax()) == k]
+        whole = vc[i][k] >= VERIFY_KEEP or int(vc[i].argmax()) == k
+        if len(sure) == len(js) or (sure and not whole):  # all pieces confirmed, or only some and not the whole
+            skip.add(i)
+            skip -= set(sure)
     found = []
     dropped = 0
-    for (cat, box, n), p, q in zip(blobs, vc, vo, strict=True):
+    for idx, ((cat, box, n), p, q) in enumerate(zip(blobs, vc, vo, strict=True)):
+        if idx in skip:
+            continue
         k = CATEGORY_NAMES.index(cat) + 1
         top = int(p.argmax())
         if p[k] >= VERIFY_KEEP or top == k:
@@ -124,6 +156,8 @@ def describe_image(image: Image.Image, critic) -> tuple[ScenePlan, Reasoning]:
             dropped += 1
             continue
         ci = int(q[1:].argmax()) + 1
+        if name in TWO_TONE:
+            ci = _segmenter_color(po, am == CATEGORY_NAMES.index(name) + 1, box, S) or ci
         found.append((name, box, COLOR_NAMES[ci - 1], n))
     # two blobs of one kind inside each other (a fragment): keep the bigger
     found.sort(key=lambda f: -f[3])
@@ -202,6 +236,56 @@ def describe_image(image: Image.Image, critic) -> tuple[ScenePlan, Reasoning]:
                               f"{len(BACKGROUND_KINDS) * len(TIMES)} backgrounds; median difference {bg_d:.0f}).")
     reasoning.add("describe", f"So the image shows {plan.prompt}.")
     return plan, reasoning
+
+
+def _too_big(cat: str, box) -> bool:
+    """A blob much bigger than one thing of its kind at its largest: perhaps several touching ones."""
+    c = CATEGORIES.get(cat)
+    if c is None:
+        return False
+    w, h = c.width * SPLIT_FACTOR, c.width * c.aspect * SPLIT_FACTOR
+    return (box[2] - box[0]) > w or (box[3] - box[1]) > h
+
+
+def _pieces(parts: list, n: int) -> list:
+    """The big pieces of a blob cut along outlines (each >= 15% of it), each grown by the small bits (posts,
+    legs) under it (else over it)."""
+    big = [list(p) for p in parts if p[4] >= 0.15 * n and p[4] >= MIN_CELLS]
+    for x0, y0, x1, y1, m in parts:
+        if m >= 0.15 * n or not big:
+            continue
+        cx = (x0 + x1) / 2
+        under = [b for b in big if b[0] <= cx <= b[2]]
+        if not under:
+            continue
+        above = [b for b in under if b[3] <= y0 + 1]  # a post hangs from the board over it
+        b = min(above or under, key=lambda b: min(abs(y0 - b[3]), abs(b[1] - y1)))
+        b[0], b[1], b[2], b[3], b[4] = min(b[0], x0), min(b[1], y0), max(b[2], x1), max(b[3], y1), b[4] + m
+    return [tuple(b) for b in big]
+
+
+def _edges(arr: np.ndarray, S: int) -> np.ndarray:
+    """The drawing's outlines on the segmenter's S x S grid: cells holding a strong brightness step."""
+    g = arr.mean(-1)
+    e = np.zeros(g.shape, bool)
+    e[:, 1:] |= np.abs(np.diff(g, axis=1)) > EDGE_STEP
+    e[1:, :] |= np.abs(np.diff(g, axis=0)) > EDGE_STEP
+    H, W = e.shape
+    if H % S or W % S:
+        ys = (np.arange(S) * H) // S
+        xs = (np.arange(S) * W) // S
+        return e[np.ix_(ys, xs)]
+    return e.reshape(S, H // S, S, W // S).any(axis=(1, 3))
+
+
+def _segmenter_color(po: np.ndarray, mask: np.ndarray, box, S: int) -> int | None:
+    """The colour the segmenter's colour map gives the thing's own cells in ``box`` (1-based), or None."""
+    x0, y0, x1, y1 = (int(box[0] * S), int(box[1] * S), int(np.ceil(box[2] * S)), int(np.ceil(box[3] * S)))
+    m = np.zeros_like(mask)
+    m[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+    if not m.any() or po.shape[0] != len(COLOR_NAMES) + 1:
+        return None
+    return int(po[1:, m].mean(1).argmax()) + 1
 
 
 def _area(b) -> float:
