@@ -756,7 +756,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     import socket
 
     fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
-    sock = socket.socket(fam, socket.SOCK_STREAM)
+    sock = socket.socket(fam, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # IPPROTO_TCP: asyncio sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((a.host, a.port))

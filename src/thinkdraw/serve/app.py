@@ -373,7 +373,8 @@ class Server:
                            f"'{param}' is empty: say what to change", param=param, code="empty_prompt")
         return prompt
 
-    def submit(self, kind: str, payload: dict, files: list[Path] | None = None):
+    def submit(self, kind: str, payload: dict, files: list[Path] | None = None, events: bool = False):
+        payload["events"] = events
         try:
             return self.pool.submit(kind, payload, files=files)
         except Busy as e:
@@ -567,12 +568,12 @@ def create_app(config: ServeConfig) -> FastAPI:
         payload.update(seed=body.seed or 0, n=body.n or 1, renderer=renderer, output_format=fmt,
                        round_images=bool(body.round_images))
         if body.stream:
-            job = srv.submit(kind, payload)
+            job = srv.submit(kind, payload, events=True)
             return StreamingResponse(openai_stream(job, "image_generation", body.partial_images or 0, fmt, model,
                                                    body.response_format, base(request)),
                                      media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         result = await srv.run(kind, payload)
-        return srv.images_response(result, body.response_format, base(request), model, fmt)
+        return JSONResponse(srv.images_response(result, body.response_format, base(request), model, fmt))
 
     async def openai_stream(job, prefix: str, partial_images: int, fmt: str, model: str, response_format,
                             base_url: str):
@@ -680,12 +681,12 @@ def create_app(config: ServeConfig) -> FastAPI:
                    "plan": body.plan.model_dump(mode="json") if body.plan else None,
                    "round_images": bool(body.round_images)}
         if body.stream:
-            job = srv.submit("edit", payload, files)
+            job = srv.submit("edit", payload, files, events=True)
             return StreamingResponse(edit_stream(job, body, fmt, model, base(request)),
                                      media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         result = await srv.run("edit", payload, files)
         refused(result)
-        return srv.images_response(result, body.response_format, base(request), model, fmt)
+        return JSONResponse(srv.images_response(result, body.response_format, base(request), model, fmt))
 
     def refused(result: dict) -> None:
         img = result["images"][0]
@@ -746,7 +747,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                    "reasoning": [s.model_dump() for s in body.reasoning or []],
                    "round_images": bool(body.round_images)}
         result = await srv.run("render", payload)
-        return srv.images_response(result, body.response_format, base(request), body.model or "thinkdraw", fmt)
+        return JSONResponse(srv.images_response(result, body.response_format, base(request), body.model or "thinkdraw", fmt))
 
     @app.post("/v1/describe", tags=["native"], openapi_extra=DESCRIBE_FORM_SCHEMA)
     async def describe(request: Request):
@@ -783,7 +784,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             kind, payload = "generate", {"prompt": body.prompt, "size": srv.size_for(body.size, renderer)}
         payload.update(mode=mode, seed=body.seed or 0, n=1, renderer=renderer, output_format="png",
                        round_images=True)
-        job = srv.submit(kind, payload)
+        job = srv.submit(kind, payload, events=True)
         return StreamingResponse(native_stream(job, body.model or "thinkdraw", base(request)),
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -832,7 +833,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         async def after(data):
             return await asyncio.to_thread(srv.session_call, lambda st: session_json(st, data["session"], b))
         if body.stream:
-            job = srv.submit("session_create", payload)
+            job = srv.submit("session_create", payload, events=True)
             return StreamingResponse(native_stream(job, "thinkdraw", b, after), media_type="text/event-stream")
         data = await srv.run("session_create", payload)
         return await after(data)
@@ -868,7 +869,7 @@ def create_app(config: ServeConfig) -> FastAPI:
                                param="instruction", code=data["kind"] or "edit_refused")
             return await asyncio.to_thread(srv.session_call, lambda st: session_json(st, sid, b))
         if body.stream:
-            job = srv.submit("session_turn", payload)
+            job = srv.submit("session_turn", payload, events=True)
             return StreamingResponse(native_stream(job, "thinkdraw", b, after), media_type="text/event-stream")
         return await after(await srv.run("session_turn", payload))
 

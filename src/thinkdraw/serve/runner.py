@@ -148,6 +148,8 @@ class Runner:
         reasoning = Reasoning.model_validate({"steps": p.get("reasoning") or []})
         reasoning.add("plan", "Drawing a plan given with the request (edited by hand, or from an earlier run).")
         if emit is not None:
+            for st in reasoning.steps:
+                emit("reasoning", st.model_dump())
             emit("plan", plan.model_dump(mode="json"))
         r = self.engine.render(plan, reasoning, seed=seed, mode=p["mode"])
         return self._pack(r, p)

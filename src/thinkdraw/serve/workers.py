@@ -290,7 +290,9 @@ def worker_main(index: int, incarnation: int, config: dict, jobs, events) -> Non
         job_id, kind, payload = item
         send(job_id, "start")
         try:
-            result = runner.run(kind, payload, lambda name, data, _j=job_id: send(_j, name, data))
+            # events (reasoning, partial images, progress) only for a client that streams: no PNG encoded for nobody
+            emit = (lambda name, data, _j=job_id: send(_j, name, data)) if payload.get("events") else None
+            result = runner.run(kind, payload, emit)
             send(job_id, "result", result)
         except Exception as e:  # noqa: BLE001 - every failure goes back as an error, never a traceback
             failed = classify(e)
