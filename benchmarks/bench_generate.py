@@ -150,9 +150,9 @@ def cmd_validate(a) -> dict:
         prompt = sample_spec(rng, "heldout")[0]
         _, plan = plan_prompt(prompt, seed=i)
         clean_img = render_scene(plan, seed=i).image
-        f = score_image(clean_img, plan)
+        f = score_image(clean_img, plan, identity=True)
         t = time.perf_counter()
-        score_image(clean_img, plan, text=False)
+        score_image(clean_img, plan, text=False, identity=True)
         t_id = time.perf_counter() - t
         t = time.perf_counter()
         score_image(clean_img, plan, text=False, identity=False)
@@ -168,7 +168,7 @@ def cmd_validate(a) -> dict:
                     d = inject_blob(plan, irng, kind, seed=i)
                 if d is None:
                     continue
-                f3 = score_image(d[0], plan, text=False)
+                f3 = score_image(d[0], plan, text=False, identity=True)
                 fails = [x for x in f3.facts if not x.passed]
                 good = [x for x in fails if x.target in d[2]]
                 id_n[kind] += 1

@@ -9,14 +9,14 @@ from thinkdraw.world.render import render_scene
 
 
 def _identity(img, plan):
-    return {x.target: x.passed for x in score_image(img, plan, text=False).facts if x.kind == "identity"}
+    return {x.target: x.passed for x in score_image(img, plan, text=False, identity=True).facts if x.kind == "identity"}
 
 
 @pytest.mark.parametrize("prompt", ["a red house next to a green tree", "a boat on the sea at sunset"])
 def test_sketch_renders_pass_identity(prompt):
     _, plan = plan_prompt(prompt)
     ids = _identity(render_scene(plan).image, plan)
-    assert ids and all(ids.values()), score_image(render_scene(plan).image, plan, text=False).facts
+    assert ids and all(ids.values()), score_image(render_scene(plan).image, plan, text=False, identity=True).facts
 
 
 def test_class_agnostic_scorer_has_no_identity():

@@ -88,9 +88,10 @@ def background_of(plan: ScenePlan, w: int, h: int) -> np.ndarray:
                       np.float32)
 
 
-def score_image(image: Image.Image, plan: ScenePlan, text: bool = True, identity: bool = True) -> Fidelity:
-    """The plan's facts judged on ``image``; ``identity=False`` gives the class-agnostic scorer of before
-    (no identity facts), ``text=False`` skips Tesseract."""
+def score_image(image: Image.Image, plan: ScenePlan, text: bool = True, identity: bool = False) -> Fidelity:
+    """The plan's facts judged on ``image``; ``text=False`` skips Tesseract. ``identity=True`` adds an identity
+    fact per planned world thing (eval/identity.py). It is off by default while that judge is under its
+    validation bars (docs/eval.md): `thinkdraw eval` reports it beside the validated class-agnostic verdict."""
     img = np.asarray(image.convert("RGB"), np.float32)
     h, w = img.shape[:2]
     bg = background_of(plan, w, h)
