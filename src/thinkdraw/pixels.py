@@ -4,6 +4,7 @@
   crop_box              the crop of a box, padded, inside the image
   components            4-connected components of a boolean map, with their bounds and sizes
   named_colors          the nearest of the world's named colours, per pixel
+  background_of         the world renderer's own background for a plan (what "no object here" looks like)
   point_relation_holds  left_of / right_of / above / below between two points (the layout solver's test)
   tesseract_line        Tesseract's reading of one line crop (binarised the way Tesseract reads best)
   read_box_tesseract    ... of a planned box, at a few upscales, stopping at the expected string
@@ -56,6 +57,14 @@ def boxes_mask(boxes, width: int, height: int, pad: int = 0) -> np.ndarray:
 def crop_box(image: Image.Image, box, pad: int = TEXT_PAD) -> Image.Image:
     """The crop of ``box`` (0..1) padded by ``pad`` pixels, inside the image."""
     return image.crop(box_px(box, image.width, image.height, pad))
+
+
+def background_of(plan, width: int, height: int) -> np.ndarray:
+    """The background the world renderer draws for ``plan`` (kind, time, colours), float32 H x W x 3."""
+    from thinkdraw.world.render import _background
+
+    bg = plan.background
+    return np.asarray(_background(bg.kind, bg.time, tuple(bg.colors), width, height), np.float32)
 
 
 def named_colors(pixels: np.ndarray) -> np.ndarray:

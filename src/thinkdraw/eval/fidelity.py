@@ -33,6 +33,7 @@ from thinkdraw.eval.identity import identity as judge_identity
 from thinkdraw.pixels import (
     COLOR_LIST,
     OCR_SCALES,
+    background_of,
     box_px,
     components,
     named_colors,
@@ -79,13 +80,6 @@ class Fidelity:
     @property
     def all_passed(self) -> bool:
         return all(f.passed for f in self.facts)
-
-
-def background_of(plan: ScenePlan, w: int, h: int) -> np.ndarray:
-    from thinkdraw.world.render import _background
-
-    return np.asarray(_background(plan.background.kind, plan.background.time, tuple(plan.background.colors), w, h),
-                      np.float32)
 
 
 def score_image(image: Image.Image, plan: ScenePlan, text: bool = True, identity: bool = False) -> Fidelity:

@@ -227,7 +227,7 @@ def _overlap(a, b) -> bool:
 
 def score_entity_image(image: Image.Image, plan: ScenePlan, entity_id: str) -> IdentityResult:
     """Convenience: identity of one entity in a PIL image."""
-    from thinkdraw.eval.fidelity import background_of
+    from thinkdraw.pixels import background_of
 
     img = np.asarray(image.convert("RGB"), np.float32)
     return identity(img, background_of(plan, img.shape[1], img.shape[0]), plan, entity_id)
