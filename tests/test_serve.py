@@ -206,6 +206,26 @@ def test_openai_edit_and_mask(server, tmp_path):
     assert ei.value.body["code"] == "not_found" and "car" in ei.value.body["message"]
 
 
+def test_openai_edit_several_images_compose(server, tmp_path):
+    c = server.openai()
+    for name, prompt in (("a.png", "a red car on the grass"), ("b.png", "a yellow star in the sky")):
+        r = c.images.generate(prompt=prompt)
+        (tmp_path / name).write_bytes(base64.b64decode(r.data[0].b64_json))
+    e = c.images.edit(image=[(tmp_path / "a.png").open("rb"), (tmp_path / "b.png").open("rb")],
+                      prompt="add the star from image 2 to image 1")
+    ops = e.data[0].model_extra["operations"]
+    assert ops[0]["op"] == "add" and ops[0]["params"]["from_image"] == 2
+
+
+def test_reflect_mode_rounds(server):
+    """The default mode: the critic checks the drawing; rounds come back with scores and reflections."""
+    r = server.openai().images.generate(prompt="two red apples left of a blue cup", extra_body={"mode": "reflect"})
+    rounds = r.data[0].model_extra["rounds"]
+    assert rounds and rounds[0]["label"] == "draw" and 0 <= rounds[0]["score"] <= 1
+    assert rounds[0]["reflection"] and sum(x["kept"] for x in rounds) == 1
+    assert any(s["stage"] == "reflect" for s in r.data[0].model_extra["reasoning"])
+
+
 def test_models_and_docs(server):
     c = server.openai()
     ids = [m.id for m in c.models.list().data]
@@ -263,13 +283,15 @@ def test_error_cases(server):
 
 def test_refuses_non_loopback_without_key(capsys):
     from thinkdraw.cli import main
-    from thinkdraw.serve import is_loopback
+    from thinkdraw.serve import check_bind, is_loopback
 
     assert main(["serve", "--host", "0.0.0.0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs an API key" in err
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.0.0.1") and not is_loopback("::")
+    check_bind("0.0.0.0", "a-key")  # with a key, any address
+    check_bind("127.0.0.1", None)
 
 
 # --- native API and sessions -------------------------------------------------------------------------------

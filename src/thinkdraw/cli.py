@@ -740,17 +740,19 @@ def cmd_serve(a: argparse.Namespace) -> int:
     check_bind(a.host, key)  # refuses (one line, exit 2) before anything is imported or loaded
     if not 0 < a.max_upload_mb <= 4096 or a.job_timeout <= 0:
         raise CLIError("--max-upload-mb must be in (0, 4096] and --job-timeout above 0")
-    try:
-        import uvicorn
-
-        from thinkdraw.serve import create_app
-    except ImportError as e:
-        raise CLIError(f"thinkdraw serve needs the serve extra: pip install -e \".[serve]\" ({e})") from e
     config = ServeConfig(host=a.host, port=a.port, workers=a.workers, api_key=key,
                          data_dir=Path(a.data) if a.data else default_data_dir(), renderer=a.renderer, mode=a.mode,
                          rounds=a.rounds, weights=a.weights, queue=a.queue, max_upload_mb=a.max_upload_mb,
                          max_pixels=a.max_pixels, job_timeout=a.job_timeout)
-    app = create_app(config)
+    try:
+        import uvicorn
+
+        from thinkdraw.serve import create_app
+
+        app = create_app(config)
+    except ImportError as e:
+        raise CLIError(str(e) if "serve extra" in str(e) else
+                       f"thinkdraw serve needs the serve extra: pip install -e \".[serve]\" ({e})") from e
     server = uvicorn.Server(uvicorn.Config(app, host=a.host, port=a.port, log_level=a.log_level, lifespan="on",
                                            timeout_graceful_shutdown=10))
     import socket

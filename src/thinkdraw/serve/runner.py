@@ -171,7 +171,11 @@ class Runner:
                 m.load()
                 alpha = np.asarray(m.convert("RGBA"))[..., 3]
             editable = alpha == 0  # OpenAI: fully transparent pixels are the ones to edit
-            old = np.asarray(Image.open(p["image_path"]).convert("RGB"))
+            first = p["image_path"] if isinstance(p["image_path"], str) else p["image_path"][0]
+            with Image.open(first) as im:  # the mask applies to the first image, as OpenAI defines it
+                old = np.asarray(im.convert("RGB"))
+            if old.shape[:2] != alpha.shape or r.image.size != (old.shape[1], old.shape[0]):
+                raise ValueError("the mask, the first image and the result must have one size")
             new = np.asarray(r.image.convert("RGB"))
             out = np.where(editable[..., None], new, old)
             changed = r.changed if r.changed is not None else np.ones(editable.shape, bool)
