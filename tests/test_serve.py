@@ -351,6 +351,12 @@ def test_sessions(server, tmp_path):
                 if line.startswith("event:"):
                     names.append(line[6:].strip())
         assert names[-1] == "result" and "partial_image" in names
+        # a session from an uploaded image: the PNG a turn wrote keeps its plan (nothing described)
+        imp = h.post("/v1/sessions/import", files={"image": ("t2.png", img.content, "image/png")})
+        assert imp.status_code == 200, imp.text
+        first = imp.json()["turns"][0]
+        assert first["kind"] == "import" and first["text"] == "t2.png" and first["extra"]["described"] is False
+        _error(h.post("/v1/sessions/import", files={"image": ("x.png", b"not an image", "image/png")}), 400)
     # the server's sessions are the CLI's sessions (the same store under --data)
     from thinkdraw.edit.sessions import Session
 
@@ -366,7 +372,7 @@ def test_load_bounded_every_request_answered(server):
         with server.client(timeout=60) as h:
             for k in range(2):
                 r = h.post("/v1/images/generations", json={"prompt": f"{1 + (i + k) % 3} red balls", "seed": i,
-                                                            "size": "512x512"})
+                                                            "size": "1024x1024"})
                 if r.status_code == 429:
                     assert int(r.headers["Retry-After"]) >= 1
                     assert _error(r, 429, "rate_limit_exceeded")["type"] == "requests"

@@ -205,6 +205,18 @@ EDIT_FORM_SCHEMA = {
             "mode": {"type": "string", "enum": ["think", "reflect"]}, "seed": {"type": "integer"},
             "plan": {"type": "string", "description": "JSON ScenePlan"}, "user": {"type": "string"}}}}}}}
 
+class ImportFields(_Body):
+    name: str | None = Field(None, max_length=200)
+    model: str | None = None
+    mode: Literal["think", "reflect"] | None = None
+
+
+IMPORT_FORM_SCHEMA = {
+    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["image"],
+        "properties": {"image": {"type": "string", "format": "binary"}, "name": {"type": "string"},
+                       "model": {"type": "string"}, "mode": {"type": "string", "enum": ["think", "reflect"]}}}}}}}
+
 DESCRIBE_FORM_SCHEMA = {
     "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
         "type": "object", "required": ["image"],
@@ -837,6 +849,37 @@ def create_app(config: ServeConfig) -> FastAPI:
             return StreamingResponse(native_stream(job, "thinkdraw", b, after), media_type="text/event-stream")
         data = await srv.run("session_create", payload)
         return await after(data)
+
+    @app.post("/v1/sessions/import", tags=["sessions"], openapi_extra=IMPORT_FORM_SCHEMA)
+    async def sessions_import(request: Request):
+        """A new session whose first turn is an uploaded image (multipart ``image``; optional ``name``, ``mode``,
+        ``model``): a PNG thinkdraw wrote keeps its plan, any other image is described from its pixels."""
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise ApiError(400, "an import is a multipart/form-data request with an 'image' file",
+                           code="invalid_content_type")
+        form = await request.form(max_files=1, max_fields=8)
+        f = form.get("image")
+        if not isinstance(f, UploadFile):
+            raise ApiError(400, "missing required parameter 'image' (a PNG, JPEG or WebP file)", param="image")
+        fields = {k: v for k, v in form.multi_items() if k != "image" and isinstance(v, str)}
+        try:
+            body = ImportFields.model_validate(fields)
+        except ValidationError as e:
+            msg, param = _validation_message(e.errors())
+            raise ApiError(400, msg, param=param, code="invalid_value") from None
+        renderer = srv.renderer_for(body.model)
+        mode = srv.mode_for(body.mode, renderer, edit=True)
+        data = await f.read()
+        try:
+            fmt, _, _ = await asyncio.to_thread(verify_image, data, config.max_pixels, "image")
+        except UploadError as e:
+            raise ApiError(e.status, str(e), param=e.param, code=e.code) from None
+        path = save_upload(data, fmt, config.data_dir)
+        label = Path(f.filename or "").name[:120] or "an image"
+        res = await srv.run("session_import", {"image_path": str(path), "mode": mode, "renderer": renderer,
+                                               "name": body.name, "label": label}, [path])
+        b = base(request)
+        return await asyncio.to_thread(srv.session_call, lambda st: session_json(st, res["session"], b))
 
     @app.get("/v1/sessions/{sid}", tags=["sessions"])
     async def sessions_get(sid: str, request: Request):

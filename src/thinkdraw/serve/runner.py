@@ -116,6 +116,8 @@ class Runner:
             return self._session_create(p, emit)
         if kind == "session_turn":
             return self._session_turn(p, emit)
+        if kind == "session_import":
+            return self._session_import(p)
         raise ValueError(f"unknown job kind {kind!r}")
 
     def _generate(self, p: dict, seed: int, emit) -> dict:
@@ -221,6 +223,21 @@ class Runner:
             for st in head.reasoning.steps[shown:]:  # what came after the plan: the reflect rounds
                 emit("reasoning", st.model_dump())
         return {"session": s.id, "turn": head.id}
+
+    def _session_import(self, p: dict) -> dict:
+        """A session whose first turn is an uploaded image: its carried plan when its pixels still match it,
+        else described from its pixels (``Session.add_image``)."""
+        from thinkdraw.edit.sessions import Session
+
+        r = self._use(p.get("renderer"), None)
+        store = self._store()
+        sid = store.new_session(r.name, p["mode"], p.get("name"))
+        try:
+            out = Session(store, sid, engine=self.engine).add_image(p["image_path"], text=p.get("label") or "an image")
+        except BaseException:
+            store.delete_session(sid)
+            raise
+        return {"session": sid, "turn": out.turn.id}
 
     def _session_turn(self, p: dict, emit) -> dict:
         from thinkdraw.edit.sessions import Session
