@@ -743,7 +743,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
     config = ServeConfig(host=a.host, port=a.port, workers=a.workers, api_key=key,
                          data_dir=Path(a.data) if a.data else default_data_dir(), renderer=a.renderer, mode=a.mode,
                          rounds=a.rounds, weights=a.weights, queue=a.queue, max_upload_mb=a.max_upload_mb,
-                         max_pixels=a.max_pixels, job_timeout=a.job_timeout)
+                         max_pixels=a.max_pixels, job_timeout=a.job_timeout,
+                         files_ttl=a.files_ttl)
     try:
         import uvicorn
 
@@ -1006,6 +1007,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="an uploaded image with more pixels is refused (decompression bombs)")
     sv.add_argument("--job-timeout", type=float, default=600.0,
                     help="seconds a job may run; then its client gets 504 and the worker restarts")
+    sv.add_argument("--files-ttl", type=float, default=3600.0,
+                    help="seconds an image written for a response_format=url answer is kept")
     sv.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
     sv.set_defaults(func=cmd_serve)
     return p

@@ -335,6 +335,7 @@ class Server:
         for stale in (self.config.data_dir / "uploads").glob("*"):  # left by a server that was killed
             with contextlib.suppress(OSError):
                 stale.unlink()
+        self.sweep_files()
         c = self.config
         self.pool = Pool(c, {"renderer": c.renderer, "rounds": c.rounds, "weights": c.weights, "workers": c.workers,
                              "preload": c.preload, "sessions_dir": str(self.sessions_dir)})
@@ -405,8 +406,23 @@ class Server:
             raise _from_failed(e) from None
 
     # --- results ----------------------------------------------------------------------------------------
+    def sweep_files(self) -> int:
+        """Remove served files older than ``files_ttl``; returns how many."""
+        n = 0
+        cutoff = time.time() - self.config.files_ttl
+        for f in self.files.glob("*"):
+            with contextlib.suppress(OSError):
+                if f.stat().st_mtime < cutoff:
+                    f.unlink()
+                    n += 1
+        return n
+
     def write_file(self, data: bytes, fmt: str) -> str:
-        """Write bytes under data_dir/files with a random (unguessable) name; returns the name."""
+        """Write bytes under data_dir/files with a random (unguessable) name; returns the name. Every 100th
+        write sweeps files older than ``files_ttl``."""
+        self._writes = getattr(self, "_writes", 0) + 1
+        if self._writes % 100 == 0:
+            self.sweep_files()
         name = f"{secrets.token_hex(16)}.{EXT[fmt]}"
         tmp = self.files / f".{name}.tmp"
         tmp.write_bytes(data)

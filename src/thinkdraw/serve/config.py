@@ -30,6 +30,7 @@ class ServeConfig:
     max_upload_mb: float = 16.0  # a request body larger than this: 413
     max_pixels: int = 4096 * 4096  # an uploaded image with more pixels (a decompression bomb): 400
     job_timeout: float = 600.0  # a job running longer: its client gets 504, its worker is restarted
+    files_ttl: float = 3600.0  # seconds a url answer's file is kept (OpenAI's image URLs last an hour)
     preload: bool = True  # load the default renderer's models when a worker starts
 
     def __post_init__(self) -> None:
