@@ -46,6 +46,7 @@ FILE_NAME = re.compile(r"^[0-9a-f]{32}\.(png|jpg|webp)$")
 MEDIA = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 EXT = {"png": "png", "jpeg": "jpg", "webp": "webp"}
 KEEPALIVE_S = 15.0
+BODY_TIMEOUT_S = 60.0  # a client that stops sending its body (slowloris) gets 408
 TURN = PathParam(ge=1, le=2**31 - 1, description="the turn's number in its session")
 
 
@@ -262,7 +263,11 @@ class Guard:
                 return await self._reply(send, 400, error_body("the Content-Length header is not a number"))
         chunks, total = [], 0
         while True:
-            msg = await receive()
+            try:
+                msg = await asyncio.wait_for(receive(), BODY_TIMEOUT_S)
+            except TimeoutError:
+                return await self._reply(send, 408, error_body(
+                    f"the request body did not arrive within {BODY_TIMEOUT_S:g} s", code="request_timeout"))
             if msg["type"] == "http.disconnect":
                 return
             chunk = msg.get("body", b"")
