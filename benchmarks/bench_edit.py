@@ -247,7 +247,8 @@ def session_scores(items, turns: int = 3) -> dict:
         for plan, image in items:
             s = Session.create(store, image=Source(image=image, plan=plan, meta={"pixels": pixel_hash(image)}),
                                engine=eng, mode="think")
-            for _kind, ins, _op in instructions(s.head.plan)[:turns]:
+            # recolour, move, resize...: not remove, which would leave the next ones nothing to name
+            for _kind, ins, _op in [x for x in instructions(s.head.plan) if x[0] != "remove"][:turns]:
                 t = time.perf_counter()
                 out = s.edit(ins)
                 turn_s.append(time.perf_counter() - t)
