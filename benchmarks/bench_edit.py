@@ -227,9 +227,9 @@ def session_scores(items, turns: int = 3) -> dict:
     against the whole turn, and the store checked at the end."""
     import tempfile
 
-    from thinkdraw.edit.sessions import Session, SessionStore
     from thinkdraw.edit.source import Source, pixel_hash
     from thinkdraw.engine import Engine
+    from thinkdraw.session import Session, SessionStore
 
     eng = Engine(renderer="sketch")
     store_s, turn_s, ok = [], [], []

@@ -358,7 +358,7 @@ def test_sessions(server, tmp_path):
         assert first["kind"] == "import" and first["text"] == "t2.png" and first["extra"]["described"] is False
         _error(h.post("/v1/sessions/import", files={"image": ("x.png", b"not an image", "image/png")}), 400)
     # the server's sessions are the CLI's sessions (the same store under --data)
-    from thinkdraw.edit.sessions import Session
+    from thinkdraw.session import Session
 
     assert Session.open(sid, data_dir=server.data).head.id == 4
 

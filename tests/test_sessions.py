@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thinkdraw.edit.sessions import Session, SessionError, SessionStore
 from thinkdraw.engine import Engine
+from thinkdraw.session import Session, SessionError, SessionStore
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_no_half_written_image_is_ever_named(tmp_path, engine):
 KILLED = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from thinkdraw.edit.sessions import Session
+    from thinkdraw.session import Session
     from thinkdraw.engine import Engine
 
     s = Session.open(sys.argv[2], sys.argv[1], engine=Engine(renderer="sketch"))

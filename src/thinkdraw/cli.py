@@ -408,7 +408,7 @@ def cmd_edit(a: argparse.Namespace) -> int:
 
 
 def _store(a: argparse.Namespace):
-    from thinkdraw.edit.sessions import SessionStore
+    from thinkdraw.session import SessionStore
 
     try:
         return SessionStore(a.data_dir)
@@ -447,8 +447,8 @@ def _session_engine(a: argparse.Namespace, renderer: str):
 
 def cmd_session(a: argparse.Namespace) -> int:
     from thinkdraw.draw.base import UnknownBackendError
-    from thinkdraw.edit.sessions import Session, SessionError
     from thinkdraw.models.weights import WeightsError
+    from thinkdraw.session import Session, SessionError
     from thinkdraw.think import PlanningError
 
     store = _store(a)
@@ -473,7 +473,7 @@ def cmd_session(a: argparse.Namespace) -> int:
             eng = _session_engine(a, renderer)
             s = Session.create(store, prompt=a.prompt, image=a.image, engine=eng, name=a.name, seed=a.seed,
                                mode=a.mode, renderer=eng.renderer.name)
-            from thinkdraw.edit.sessions import TurnOutcome
+            from thinkdraw.session import TurnOutcome
 
             _print_turn(TurnOutcome(ok=True, turn=s.head), a, store)
             return 0
@@ -555,7 +555,7 @@ description ("a red boat on the sea"). Commands:
 def cmd_chat(a: argparse.Namespace) -> int:
     import shlex
 
-    from thinkdraw.edit.sessions import Session, SessionError
+    from thinkdraw.session import Session, SessionError
     from thinkdraw.think import PlanningError
 
     store = _store(a)
@@ -597,7 +597,7 @@ def cmd_chat(a: argparse.Namespace) -> int:
             e = engine("builtin")
             s = Session.create(store, prompt=prompt, engine=e, mode=a.mode, renderer=e.renderer.name, seed=a.seed)
             say(f"session {s.id}")
-            from thinkdraw.edit.sessions import TurnOutcome
+            from thinkdraw.session import TurnOutcome
 
             return TurnOutcome(ok=True, turn=s.head)
         s._engine = engine(s.renderer)

@@ -69,7 +69,7 @@ def _reader(critic):
 
 
 def _background(img: np.ndarray, bg_mask: np.ndarray) -> tuple[str, str, float]:
-    from thinkdraw.eval.fidelity import background_of
+    from thinkdraw.pixels import background_of
 
     H, W = img.shape[:2]
     best = None

@@ -460,7 +460,7 @@ class Server:
 
     # --- sessions (read side: SQLite, no model) ----------------------------------------------------------
     def store(self):
-        from thinkdraw.edit.sessions import SessionStore
+        from thinkdraw.session import SessionStore
 
         if self._store is None:
             self._store = SessionStore(self.sessions_dir)
@@ -468,7 +468,7 @@ class Server:
 
     def session_call(self, fn):
         """Run ``fn(store)`` with the store's one connection, one thread at a time; SessionError -> 404/400."""
-        from thinkdraw.edit.sessions import SessionError
+        from thinkdraw.session import SessionError
 
         with self._store_lock:
             try:
@@ -502,7 +502,7 @@ def turn_json(t, base: str) -> dict:
 
 
 def session_json(store, sid: str, base: str) -> dict:
-    from thinkdraw.edit.sessions import Session
+    from thinkdraw.session import Session
 
     s = Session(store, sid)
     turns = s.turns()
@@ -910,7 +910,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.delete("/v1/sessions/{sid}", tags=["sessions"])
     async def sessions_delete(sid: str):
         def rm(st):
-            from thinkdraw.edit.sessions import Session
+            from thinkdraw.session import Session
 
             Session(st, sid)
             st.delete_session(sid)
@@ -959,7 +959,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             b = base(request)
 
             def act(st):
-                from thinkdraw.edit.sessions import Session
+                from thinkdraw.session import Session
 
                 fn(Session(st, sid))
                 return session_json(st, sid, b)

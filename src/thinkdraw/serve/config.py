@@ -10,7 +10,7 @@ from pathlib import Path
 def default_data_dir() -> Path:
     """thinkdraw's data folder, the one ``thinkdraw session`` uses (``$THINKDRAW_DATA``, else e.g.
     ``~/.local/share/thinkdraw``): sessions made in the browser are the CLI's sessions too."""
-    from thinkdraw.edit.sessions import default_data_dir as sessions_dir
+    from thinkdraw.session import default_data_dir as sessions_dir
 
     return sessions_dir()
 

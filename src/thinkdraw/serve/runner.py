@@ -197,16 +197,16 @@ class Runner:
         out.update(extra)
         return out
 
-    # --- sessions (thinkdraw.edit.sessions: SQLite + images under the data dir; every worker shares them) ---
+    # --- sessions (thinkdraw.session: SQLite + images under the data dir; every worker shares them) ---
     def _store(self):
-        from thinkdraw.edit.sessions import SessionStore
+        from thinkdraw.session import SessionStore
 
         if getattr(self, "_sessions", None) is None:
             self._sessions = SessionStore(self.config["sessions_dir"])
         return self._sessions
 
     def _session_create(self, p: dict, emit) -> dict:
-        from thinkdraw.edit.sessions import Session
+        from thinkdraw.session import Session
 
         r = self._use(p.get("renderer"), emit)
         shown = 0
@@ -227,7 +227,7 @@ class Runner:
     def _session_import(self, p: dict) -> dict:
         """A session whose first turn is an uploaded image: its carried plan when its pixels still match it,
         else described from its pixels (``Session.add_image``)."""
-        from thinkdraw.edit.sessions import Session
+        from thinkdraw.session import Session
 
         r = self._use(p.get("renderer"), None)
         store = self._store()
@@ -240,7 +240,7 @@ class Runner:
         return {"session": sid, "turn": out.turn.id}
 
     def _session_turn(self, p: dict, emit) -> dict:
-        from thinkdraw.edit.sessions import Session
+        from thinkdraw.session import Session
 
         s = Session(self._store(), p["session"], engine=self.engine)
         self._use(s.renderer, emit)

@@ -1,6 +1,6 @@
 """Sessions (issue 12, part 3): a conversation that survives, as a tree of turns.
 
-    from thinkdraw.edit.sessions import Session
+    from thinkdraw.session import Session
     s = Session.create(prompt="a red car on the grass", data_dir="~/td")   # turn 1 (the root)
     s.edit("make the car blue")            # turn 2, child of 1; the head moves to it
     s.undo()                               # the head goes back to turn 1 (turn 2 is kept)
