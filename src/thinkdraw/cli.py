@@ -347,6 +347,25 @@ def cmd_eval(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_edit(a: argparse.Namespace) -> int:
+    from thinkdraw.eval.edits import markdown, run_eval_edit
+
+    out = Path(a.out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {a.out!r} exists and is not a folder")
+    if a.fresh and (out / "results.jsonl").is_file():
+        (out / "results.jsonl").unlink()
+    bar = _progress("eval-edit")
+    try:
+        report = run_eval_edit(out, n=a.n, turns=a.turns, seed=a.seed, mode=a.mode, renderer=a.renderer,
+                               progress=bar)
+    except (ValueError, RuntimeError, OSError) as e:
+        raise CLIError(_one_line(e)) from e
+    print(markdown(report))
+    print(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")
+    return 0
+
+
 def cmd_edit(a: argparse.Namespace) -> int:
     from thinkdraw.draw.base import UnknownBackendError
     from thinkdraw.engine import Engine
@@ -881,6 +900,19 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--fresh", action="store_true", help="ignore results.jsonl from an earlier run in --out")
     se.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
     se.set_defaults(func=cmd_eval)
+
+    sx = sub.add_parser("eval-edit", help="edit benchmark: multi-turn edits of held-out world scenes, judged against "
+                                          "the benchmark's own expected plans: JSON, Markdown, bar chart",
+                        formatter_class=fmt)
+    sx.add_argument("--out", default="eval-edit-out", metavar="DIR",
+                    help="folder for results.jsonl, report.json/.md/.png (a rerun resumes)")
+    sx.add_argument("--n", type=_int_in(1), default=30, help="held-out scenes (one instruction sequence each)")
+    sx.add_argument("--turns", type=_int_in(1, 11), default=3, help="edits per sequence")
+    sx.add_argument("--seed", type=int, default=0, help="which scenes and instructions")
+    sx.add_argument("--mode", choices=("think", "reflect"), default="reflect", help="edit mode")
+    sx.add_argument("--renderer", choices=("builtin", "sketch"), default="builtin", help="renderer that draws")
+    sx.add_argument("--fresh", action="store_true", help="ignore results.jsonl from an earlier run in --out")
+    sx.set_defaults(func=cmd_eval_edit)
 
     edit_parsers = []
     for name, helptext in (("edit", "edit an image by instruction (several images: combine them); only what "
