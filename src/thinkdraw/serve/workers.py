@@ -270,7 +270,9 @@ def worker_main(index: int, incarnation: int, config: dict, jobs, events) -> Non
     try:
         import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.get("workers", 1)))
+        share = max(1, (os.cpu_count() or 1) // config.get("workers", 1))
+        os.environ["THINKDRAW_THREADS"] = str(share)  # the models' own set_threads() keeps to this share
+        torch.set_num_threads(share)
     except Exception:  # noqa: BLE001 - torch is a core dependency; a failure here only costs speed
         pass
     from thinkdraw.serve.runner import Runner
