@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from thinkdraw.plan.schema import ScenePlan
+
 KINDS = ("add", "remove", "replace", "recolour", "move", "resize", "count", "text", "background", "time", "style")
 GLOBAL_KINDS = ("background", "time", "style")
 COLOURS = ("red", "blue", "green", "yellow", "purple", "orange")
@@ -250,6 +252,20 @@ def _prune_relations(plan, moved: set[str]) -> None:
     plan.relations = keep
 
 
+def _without(plan: ScenePlan, eid: str) -> ScenePlan:
+    """``plan`` without entity ``eid``, its texts, and the relations that named it (or its emptied group)."""
+    d = plan.model_dump()
+    d["texts"] = [t for t in d["texts"] if t["on"] != eid]
+    d["entities"] = [x for x in d["entities"] if x["id"] != eid]
+    ids = {x["id"] for x in d["entities"]} | {x["group"] for x in d["entities"] if x["group"]}
+    d["relations"] = [r for r in d["relations"] if r["subject"] in ids and r["object"] in ids
+                      and (r.get("object2") is None or r["object2"] in ids)]
+    for x in d["entities"]:
+        if x.get("supported_by") == eid:
+            x["supported_by"] = None
+    return ScenePlan.model_validate(d)
+
+
 def expected_after(plan, turn: Turn, got) -> tuple[object, list, bool, str]:
     """Apply ``turn`` to a copy of ``plan`` (the benchmark's own expected plan). ``got``: the editor's plan
     after the turn, used only for the boxes the instruction leaves to the editor, each checked first.
@@ -286,8 +302,7 @@ def expected_after(plan, turn: Turn, got) -> tuple[object, list, bool, str]:
         e = exp.entity(turn.target)
         changed.append(e.box)
         changed += [t.box for t in exp.texts if t.on == e.id and t.box]
-        exp.entities = [x for x in exp.entities if x.id != e.id]
-        exp.texts = [t for t in exp.texts if t.on != e.id]
+        exp = _without(exp, e.id)
         if not any(x.category == e.category for x in exp.entities) and e.noun not in exp.negatives:
             exp.negatives.append(e.noun)
         _prune_relations(exp, set())
@@ -311,8 +326,7 @@ def expected_after(plan, turn: Turn, got) -> tuple[object, list, bool, str]:
             if abs(_cx(g.box) - _cx(e.box)) > 0.2:
                 return exp, changed, False, f"the {cat} is drawn {abs(_cx(g.box) - _cx(e.box)):.2f} away from the old place"
             changed += [e.box, g.box]
-            exp.entities = [x for x in exp.entities if x.id != e.id]
-            exp.relations = [r for r in exp.relations if turn.target not in (r.subject, r.object)]
+            exp = _without(exp, e.id)
         else:
             changed.append(g.box)
         if k == "count":
