@@ -52,3 +52,15 @@ def test_eval_edit_rejects_a_file_as_out(tmp_path, capsys):
     f.write_text("")
     assert main(["eval-edit", "--n", "1", "--renderer", "sketch", "--out", str(f)]) != 0
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_expected_plan_of_a_remove_drops_what_named_it():
+    from thinkdraw.eval.edits import _without
+    from thinkdraw.think import plan_prompt
+
+    _, plan = plan_prompt("a house next to a tree and a sign that says HI")
+    house = next(e for e in plan.entities if e.category == "house")
+    assert any(house.id in (r.subject, r.object) for r in plan.relations)
+    after = _without(plan, house.id)
+    assert house.id not in {e.id for e in after.entities}
+    assert all(house.id not in (r.subject, r.object) for r in after.relations)
