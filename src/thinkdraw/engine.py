@@ -226,30 +226,39 @@ class Engine:
         plan.canvas.width = plan.canvas.height = size
 
     def _reflect(self, plan: ScenePlan, reasoning: Reasoning, image: Image.Image, seed: int,
-                 timings: dict[str, float]) -> tuple[Image.Image, list[Round], int]:
-        """Check, redraw only the failed regions, check again; keep the best round (image, rounds, its index)."""
+                 timings: dict[str, float], region: np.ndarray | None = None) -> tuple[Image.Image, list[Round], int]:
+        """Check, redraw only the failed regions, check again; keep the best round (image, rounds, its index).
+        After an edit (``region``: the pixels the edit may change) failures are redrawn only where they meet
+        the region: reflection never "fixes" what the user did not ask about."""
         t = time.perf_counter()
         crit = self.critic.check(image, plan)
-        rounds = [Round(image, crit, time.perf_counter() - t, label="draw")]
+        rounds = [Round(image, crit, time.perf_counter() - t, label="draw" if region is None else "edit")]
         timings["reflect"] = rounds[0].seconds
-        reasoning.add("reflect", f"Round 0: score {crit.score:.2f}. {crit.reflection}")
+        reasoning.add("reflect", f"{'Round 0' if region is None else 'After the edit'}: score {crit.score:.2f}. "
+                                 f"{crit.reflection}")
         for k in range(1, self.max_rounds + 1):
             if all(c.passed for c in crit.checks) or not crit.failed_regions:
                 break
             if k > 1 and _merit(crit) <= _merit(rounds[-2].critique):
                 reasoning.add("reflect", f"Round {k - 1} did not raise the score; stopping.")
                 break
-            t = time.perf_counter()
             edit = critique_to_edit(crit, plan)
             mask = regions_mask(edit.mask, plan.canvas.width, plan.canvas.height)
+            if region is not None:
+                mask &= region
+                if not mask.any():
+                    reasoning.add("reflect", "What the critic doubts lies outside the edit's regions: left alone.")
+                    break
+            t = time.perf_counter()
             redo = self.renderer.draw(edit.result or plan, seed=seed + 1000 * k, mask=mask, init=image,
                                       steps=self.refine_steps)
             image = redo.image
             crit = self.critic.check(image, plan)
             rounds.append(Round(image, crit, time.perf_counter() - t, label=f"refine {k}", edit=edit))
             timings[f"refine_{k}"] = rounds[-1].seconds
-            reasoning.add("reflect", f"Round {k}: {describe(edit)}; redrew {int(mask.sum())} px in "
-                                     f"{len(edit.mask)} region(s); score {crit.score:.2f}. {crit.reflection}")
+            where = f"in {len(edit.mask)} region(s)" if region is None else "inside the edit's regions"
+            reasoning.add("reflect", f"Round {k}: {describe(edit)}; redrew {int(mask.sum())} px {where}; "
+                                     f"score {crit.score:.2f}. {crit.reflection}")
         best = max(range(len(rounds)), key=lambda i: (*_merit(rounds[i].critique), -i))
         if len(rounds) > 1:
             reasoning.add("reflect", f"Kept round {best} (score {rounds[best].critique.score:.2f}).")
@@ -404,42 +413,10 @@ class Engine:
         rounds: list[Round] = []
         kept = None
         if mode == "reflect":
-            img, rounds, kept = self._reflect_edit(new, reasoning, img, region, seed, timings)
+            img, rounds, kept = self._reflect(new, reasoning, img, seed, timings, region=region)
         timings["total"] = time.perf_counter() - t0
         return EditResult(image=img, plan=new, mode=mode, timings=timings, rounds=rounds, kept=kept, edit=edit,
                           ok=True, focus=out.focus, changed=region, **common)
-
-    def _reflect_edit(self, plan: ScenePlan, reasoning: Reasoning, image: Image.Image, region: np.ndarray,
-                      seed: int, timings: dict[str, float]) -> tuple[Image.Image, list[Round], int]:
-        """Reflection after an edit: the critic checks the new plan; failures are redrawn only where they meet
-        the edit's region (it never "fixes" what the user did not ask about); the best round is kept."""
-        W, H = plan.canvas.width, plan.canvas.height
-        t = time.perf_counter()
-        crit = self.critic.check(image, plan)
-        rounds = [Round(image, crit, time.perf_counter() - t, label="edit")]
-        timings["reflect"] = rounds[0].seconds
-        reasoning.add("reflect", f"After the edit: score {crit.score:.2f}. {crit.reflection}")
-        for k in range(1, self.max_rounds + 1):
-            if all(c.passed for c in crit.checks) or not crit.failed_regions:
-                break
-            fix = critique_to_edit(crit, plan)
-            mask = regions_mask(fix.mask, W, H) & region
-            if not mask.any():
-                reasoning.add("reflect", "What the critic doubts lies outside the edit's regions: left alone.")
-                break
-            t = time.perf_counter()
-            image = self.renderer.draw(plan, seed=seed + 1000 * k, mask=mask, init=image, steps=self.refine_steps).image
-            crit = self.critic.check(image, plan)
-            rounds.append(Round(image, crit, time.perf_counter() - t, label=f"refine {k}", edit=fix))
-            timings[f"refine_{k}"] = rounds[-1].seconds
-            reasoning.add("reflect", f"Round {k}: {describe(fix)}; redrew {int(mask.sum())} px inside the edit's "
-                                     f"regions; score {crit.score:.2f}. {crit.reflection}")
-            if _merit(crit) <= _merit(rounds[-2].critique):
-                break
-        best = max(range(len(rounds)), key=lambda i: (*_merit(rounds[i].critique), -i))
-        if len(rounds) > 1:
-            reasoning.add("reflect", f"Kept round {best} (score {rounds[best].critique.score:.2f}).")
-        return rounds[best].image, rounds, best
 
     def _source_plan(self, src, reasoning: Reasoning, label: str = "") -> tuple[ScenePlan, bool]:
         """The plan an edit starts from: the carried one while it still describes the pixels, else described
@@ -523,7 +500,7 @@ class Engine:
         rounds: list[Round] = []
         kept = None
         if mode == "reflect":
-            img, rounds, kept = self._reflect_edit(new, reasoning, img, region, seed, timings)
+            img, rounds, kept = self._reflect(new, reasoning, img, seed, timings, region=region)
         timings["total"] = time.perf_counter() - t0
         return ComposeResult(image=img, plan=new, mode=mode, timings=timings, rounds=rounds, kept=kept, edit=edit,
                              ok=True, focus=out.focus, changed=region, source_plan=plans[b],
