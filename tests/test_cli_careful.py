@@ -314,3 +314,28 @@ def test_bundled_generator_is_recorded_with_its_tokenizer():
 
     assert trained_on_tokenizer(GENERATOR_FILE) == file_sha256(TOKENIZER_FILE)
     check_pair(TOKENIZER_FILE, GENERATOR_FILE)
+
+
+def _all_commands():
+    from thinkdraw.cli import build_parser
+
+    def walk(p, prefix):
+        for a in p._actions:
+            if a.__class__.__name__ == "_SubParsersAction":
+                for name, sub in a.choices.items():
+                    yield [*prefix, name]
+                    yield from walk(sub, [*prefix, name])
+
+    return list(walk(build_parser(), []))
+
+
+@pytest.mark.parametrize("args", _all_commands(), ids=lambda a: " ".join(a))
+def test_every_subcommand_has_working_help(capsys, args):
+    code = main([*args, "--help"])
+    out = capsys.readouterr().out
+    assert code == 0 and "usage" in out.lower(), (args, out)
+
+
+def test_a_placeholder_is_never_reported_as_a_success(tmp_path, capsys):
+    code, _, err = run(capsys, "generate", "a giraffe", "-o", str(tmp_path / "g.png"), "--renderer", "sketch")
+    assert code == 0 and "no score" in err and "placeholder" in err and "score 1.00" not in err

@@ -161,10 +161,14 @@ def _summary(plan) -> str:
 
 
 def _round_line(label: str, crit) -> str:
+    """``draw: score 0.80 (8 of 10 checks passed): ...``; a placeholder is never counted as a success."""
     failed = sum(not c.passed for c in crit.checks)
     n = len(crit.checks)
-    verdict = f"{n - failed} of {n} checks passed" if n else "nothing it can check"
-    return f"{label}: score {crit.score:.2f} ({verdict}): {crit.reflection}"
+    unchecked = len(getattr(crit, "unchecked", []) or [])
+    if not n:
+        return f"{label}: no score (nothing the critic can check): {crit.reflection}"
+    extra = f"; {unchecked} placeholder(s) not checked" if unchecked else ""
+    return f"{label}: score {crit.score:.2f} ({n - failed} of {n} checks passed{extra}): {crit.reflection}"
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
