@@ -187,9 +187,11 @@ def _windows(cells: np.ndarray, gh: int, gw: int) -> list[tuple[int, int, int, i
             lo, hi = max(0, lo - CROP_CONTEXT), min(n, hi + CROP_CONTEXT)
             return lo - lo % 4, min(n, hi + (-hi) % 4)
 
-        a, b = side(y0, y1, gh)
         c, d = side(x0, x1, gw)
-        return a, b, c, d
+        # every window spans the canvas's full height: cut off above and below, the generator takes the crop
+        # for a whole scene and draws ground or sea in the sky (eval-edit seed 3: a removed kite left a blob
+        # of grass in 68% of its box; with full-height windows it is gone)
+        return 0, gh, c, d
 
     wins = [grow(y, y + 1, x, x + 1) for y, x in zip(ys.tolist(), xs.tolist(), strict=True)]
     merged = True
