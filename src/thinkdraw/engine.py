@@ -363,13 +363,7 @@ class Engine:
         src = load_source(image, plan)
         seed = int(src.meta.get("seed", 0)) if seed is None else seed
         reasoning = Reasoning()
-        critic = None
-        if src.plan is not None and not (src.meta.get("pixels") and src.meta.get("pixels") == pixel_hash(src.image)):
-            try:
-                critic = self.critic
-            except Exception:  # noqa: BLE001 - a critic that cannot load: the carried plan is trusted, said so
-                critic = None
-        ok, why = plan_matches(src, critic)
+        ok, why = plan_matches(src, self._stale_check_critic(src))
         timings["locate_source"] = time.perf_counter() - t0
         described = not ok
         if ok:
@@ -418,18 +412,24 @@ class Engine:
         return EditResult(image=img, plan=new, mode=mode, timings=timings, rounds=rounds, kept=kept, edit=edit,
                           ok=True, focus=out.focus, changed=region, **common)
 
+    def _stale_check_critic(self, src):
+        """The critic that checks a carried plan against pixels the stored hash cannot vouch for (None when the
+        hash matches, there is no plan, or the critic cannot load: the carried plan is then trusted, said so)."""
+        from thinkdraw.edit.source import pixel_hash
+
+        if src.plan is None or (src.meta.get("pixels") and src.meta.get("pixels") == pixel_hash(src.image)):
+            return None
+        try:
+            return self.critic
+        except Exception:  # noqa: BLE001 - a critic that cannot load: the carried plan is trusted, said so
+            return None
+
     def _source_plan(self, src, reasoning: Reasoning, label: str = "") -> tuple[ScenePlan, bool]:
         """The plan an edit starts from: the carried one while it still describes the pixels, else described
         (the same rule as ``edit``). Returns (plan, described)."""
-        from thinkdraw.edit.source import pixel_hash, plan_matches
+        from thinkdraw.edit.source import plan_matches
 
-        critic = None
-        if src.plan is not None and not (src.meta.get("pixels") and src.meta.get("pixels") == pixel_hash(src.image)):
-            try:
-                critic = self.critic
-            except Exception:  # noqa: BLE001 - a critic that cannot load: the carried plan is trusted, said so
-                critic = None
-        ok, why = plan_matches(src, critic)
+        ok, why = plan_matches(src, self._stale_check_critic(src))
         if ok:
             reasoning.add("locate", f"{label}Starting from the plan the image carries: {why}.")
             return src.plan, False
