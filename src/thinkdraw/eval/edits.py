@@ -538,22 +538,13 @@ def markdown(rep: dict) -> str:
 
 def bar_chart(rep: dict, path: Path) -> None:
     """Single-turn success per kind and overall, and the all-turns share (PIL only)."""
-    from PIL import Image, ImageDraw
-
-    from thinkdraw.world.font import load_font
+    from thinkdraw.eval.suite import chart_frame
 
     cols = [*rep["by_kind"], "overall", "all turns"]
     vals = [rep["by_kind"][k]["single_turn_success"] or 0.0 for k in rep["by_kind"]] + \
            [rep["single_turn_success"] or 0.0, rep["all_turns_success"] or 0.0]
     W, H, left, top, bottom = 80 + 76 * len(cols), 380, 50, 50, 70
-    img = Image.new("RGB", (W, H), "white")
-    d = ImageDraw.Draw(img)
-    font = load_font(12)
-    ph = H - top - bottom
-    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
-        y = top + ph * (1 - v)
-        d.line([(left, y), (W - 10, y)], fill=(225, 225, 225))
-        d.text((8, y - 7), f"{v:.2f}", fill="black", font=font)
+    img, d, font, ph = chart_frame(W, H, left, top, bottom)
     y = top + ph * (1 - 0.9)
     d.line([(left, y), (W - 10, y)], fill=(219, 68, 55))
     gw = (W - left - 10) / len(cols)

@@ -265,15 +265,12 @@ COLORS = {"direct": (150, 150, 150), "think": (66, 133, 244), "reflect": (219, 6
           "interleaved": (244, 180, 0), "sketch": (15, 157, 88)}
 
 
-def bar_chart(report: EvalReport, path: Path, categories=EVAL_CATEGORIES) -> None:
-    """Grouped bars per category x mode (PIL only), legend with each mode's median latency."""
+def chart_frame(W: int, H: int, left: int, top: int, bottom: int):
+    """A white PIL canvas with the 0..1 grid of a bar chart: (image, draw, font, plot height)."""
     from PIL import Image, ImageDraw
 
     from thinkdraw.world.font import load_font
 
-    modes = list(report.modes)
-    cats = [*categories, "overall"]
-    W, H, left, top, bottom = 120 + 110 * len(cats), 420, 50, 60, 70
     img = Image.new("RGB", (W, H), "white")
     d = ImageDraw.Draw(img)
     font = load_font(12)
@@ -282,6 +279,15 @@ def bar_chart(report: EvalReport, path: Path, categories=EVAL_CATEGORIES) -> Non
         y = top + ph * (1 - v)
         d.line([(left, y), (W - 10, y)], fill=(225, 225, 225))
         d.text((8, y - 7), f"{v:.2f}", fill="black", font=font)
+    return img, d, font, ph
+
+
+def bar_chart(report: EvalReport, path: Path, categories=EVAL_CATEGORIES) -> None:
+    """Grouped bars per category x mode (PIL only), legend with each mode's median latency."""
+    modes = list(report.modes)
+    cats = [*categories, "overall"]
+    W, H, left, top, bottom = 120 + 110 * len(cats), 420, 50, 60, 70
+    img, d, font, ph = chart_frame(W, H, left, top, bottom)
     gw = (W - left - 10) / len(cats)
     bw = gw * 0.8 / max(1, len(modes))
     for i, c in enumerate(cats):
