@@ -3,7 +3,6 @@ stale-plan detection, describe, and the CLI."""
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from thinkdraw.edit.apply import plan_edit
@@ -18,20 +17,6 @@ SCENE = 'two red apples left of a blue cup and a sign that says "OPEN", a cloud 
 @pytest.fixture(scope="module")
 def scene():
     return plan_prompt(SCENE)[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_renderer():
-    from thinkdraw.draw.builtin import BuiltinRenderer
-    from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
-    from thinkdraw.models.generator import GenConfig, Generator
-
-    torch.manual_seed(0)
-    ae = AutoEncoder(AEConfig(ch=(4, 8, 8, 8), latent=4)).eval()
-    gen = Generator(GenConfig(latent=4, ch=(8, 8, 8), cond_dim=16, tok_emb=8)).eval()
-    with torch.no_grad():
-        gen.out[-1].weight.normal_(0, 0.1)
-    return BuiltinRenderer(steps=2, tokenizer=ae, generator=gen)
 
 
 class Scripted:

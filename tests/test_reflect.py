@@ -5,23 +5,9 @@ import random
 
 import numpy as np
 import pytest
-import torch
 
-from thinkdraw.draw.builtin import BuiltinRenderer
-from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
-from thinkdraw.models.generator import GenConfig, Generator
 from thinkdraw.plan.schema import Check, Critique
 from thinkdraw.think import plan_prompt
-
-
-@pytest.fixture(scope="module")
-def tiny_renderer():
-    torch.manual_seed(0)
-    ae = AutoEncoder(AEConfig(ch=(4, 8, 8, 8), latent=4)).eval()
-    gen = Generator(GenConfig(latent=4, ch=(8, 8, 8), cond_dim=16, tok_emb=8)).eval()
-    with torch.no_grad():
-        gen.out[-1].weight.normal_(0, 0.1)
-    return BuiltinRenderer(steps=2, tokenizer=ae, generator=gen)
 
 
 class FailFirst:
