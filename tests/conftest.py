@@ -4,6 +4,15 @@ import pytest
 import torch
 
 
+@pytest.fixture(autouse=True)
+def _no_user_config(monkeypatch):
+    """A config file of the person running the tests (~/.config/thinkdraw/config.toml) never changes them."""
+    monkeypatch.setenv("THINKDRAW_CONFIG", "")
+    for k in ("URL", "MODEL", "API_KEY"):  # nor do the LLM / VLM servers named in their environment
+        monkeypatch.delenv(f"THINKDRAW_LLM_{k}", raising=False)
+        monkeypatch.delenv(f"THINKDRAW_VLM_{k}", raising=False)
+
+
 @pytest.fixture(scope="module")
 def tiny_renderer():
     """The builtin renderer on tiny random models (seconds, not minutes): masked redraw, windows, compositing."""

@@ -15,6 +15,7 @@
     thinkdraw train MODEL [options]                       retrain a bundled model (thinkdraw train --help)
     thinkdraw schema                                      the ScenePlan JSON schema
     thinkdraw serve [--host H] [--port P] [--workers N]   HTTP: OpenAI Images API, native API, web page
+    thinkdraw doctor [--json]                             backends installed and reachable, devices, folders
 
 Every front end goes through ``thinkdraw.Engine``. Bad input gets one clear line on stderr and exit code 2,
 an internal error one line and exit code 1: never a traceback. Output files are never overwritten without
@@ -43,11 +44,11 @@ def _progress(label: str):
     return Progress(label)
 
 
-def _plan_output(prompt: str, seed: int):
+def _plan_output(prompt: str, seed: int, planner=None):
     from thinkdraw.plan.schema import PlanOutput
     from thinkdraw.think import get_planner
 
-    reasoning, plan = get_planner("rules").plan(prompt, seed=seed)
+    reasoning, plan = (planner or get_planner("rules")).plan(prompt, seed=seed)
     return PlanOutput(prompt=prompt, reasoning=reasoning.steps, plan=plan), reasoning
 
 
@@ -87,9 +88,35 @@ def _write_text(p: Path | None, text: str) -> None:
         raise CLIError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
 
 
+def _backends(a: argparse.Namespace):
+    """Settings from the flags, the environment and the config file (thinkdraw.config), and the planner."""
+    from thinkdraw.config import resolve
+
+    s = resolve(a.config, planner=a.planner, fallback=a.fallback, renderer=getattr(a, "renderer", None),
+                critic=getattr(a, "critic", None), llm_url=a.llm_url, llm_model=a.llm_model,
+                llm_api_key=a.llm_api_key, vlm_model=getattr(a, "vlm_model", None))
+    if s.planner == "llm":
+        from thinkdraw.think.llm import LLMPlanner
+
+        return s, LLMPlanner.from_settings(s)
+    from thinkdraw.think import get_planner
+
+    return s, get_planner(s.planner)
+
+
+def _critic(s):
+    if s.critic == "vlm":
+        from thinkdraw.reflect.vlm import VLMCritic
+
+        return VLMCritic.from_settings(s)
+    return s.critic
+
+
 def cmd_plan(a: argparse.Namespace) -> int:
+    from thinkdraw.errors import BackendError
     from thinkdraw.think import PlanningError
 
+    planner = _backends(a)[1]
     if a.batch:
         if a.prompt is not None:
             raise CLIError("give either a PROMPT or --batch FILE, not both")
@@ -110,8 +137,8 @@ def cmd_plan(a: argparse.Namespace) -> int:
         rows = []
         for k, p in enumerate(prompts):
             try:
-                obj = _plan_output(p, a.seed)[0].model_dump(mode="json")
-            except PlanningError as e:
+                obj = _plan_output(p, a.seed, planner)[0].model_dump(mode="json")
+            except (PlanningError, BackendError) as e:
                 obj = {"prompt": p, "error": str(e)}
                 errors += 1
             rows.append(json.dumps(obj, ensure_ascii=False) + "\n")
@@ -129,7 +156,7 @@ def cmd_plan(a: argparse.Namespace) -> int:
         raise CLIError("plan needs a PROMPT (or --batch FILE)")
     dst = _open_output(a.output, a.force, "the plan") if a.output else None
     try:
-        out, reasoning = _plan_output(a.prompt, a.seed)
+        out, reasoning = _plan_output(a.prompt, a.seed, planner)
     except PlanningError as e:
         raise CLIError(str(e)) from e
     as_json = a.json or (dst is not None and dst.suffix.lower() == ".json")
@@ -189,8 +216,10 @@ def cmd_generate(a: argparse.Namespace) -> int:
         target, overwrite = a.output, a.force
         image_format(target)
         check_target(Path(target), overwrite)
+    settings, planner = _backends(a)
     try:
-        engine = Engine(renderer=a.renderer, max_rounds=a.rounds, bands=a.bands, weights=a.weights)
+        engine = Engine(planner=planner, renderer=settings.renderer, critic=_critic(settings), max_rounds=a.rounds,
+                        bands=a.bands, weights=a.weights)
         result = engine.generate(a.prompt, seed=a.seed, mode=a.mode, size=a.size,
                                  progress=_progress(f"drawing ({engine.renderer.name}, {a.mode})"))
     except (UnknownBackendError, WeightsError, PlanningError) as e:
@@ -819,6 +848,31 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"thinkdraw: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _backend_args(q, critic: bool = False) -> None:
+    """The flags that choose the planner (and critic) and reach an LLM / VLM server (docs/backends.md)."""
+    q.add_argument("--config", metavar="FILE", default=None,
+                   help="TOML config file (default: $THINKDRAW_CONFIG, else ~/.config/thinkdraw/config.toml)")
+    q.add_argument("--planner", choices=("rules", "llm"), default=None, help="planner (default: the config's, "
+                   "else rules); llm: an OpenAI-compatible chat server")
+    q.add_argument("--fallback", choices=("rules", "none"), default=None,
+                   help="when the LLM planner fails: plan with the rules planner (said in the reasoning)")
+    q.add_argument("--llm-url", metavar="URL", default=None, help="OpenAI-compatible API base, e.g. "
+                   "http://localhost:11434/v1 (default: $THINKDRAW_LLM_URL, else the config's)")
+    q.add_argument("--llm-model", metavar="NAME", default=None, help="model name (default: $THINKDRAW_LLM_MODEL)")
+    q.add_argument("--llm-api-key", metavar="KEY", default=None, help="API key (default: $THINKDRAW_LLM_API_KEY)")
+    if critic:
+        q.add_argument("--critic", default=None, help="critic backend: builtin (default) or vlm (a vision model on "
+                       "the LLM's server, or the config's [vlm])")
+        q.add_argument("--vlm-model", metavar="NAME", default=None, help="the vlm critic's model (default: "
+                       "$THINKDRAW_VLM_MODEL, [vlm] model, else the LLM's)")
+
+
+def cmd_doctor(a: argparse.Namespace) -> int:
+    from thinkdraw.doctor import doctor
+
+    return doctor(a)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from thinkdraw.engine import DEFAULT_MODE, MAX_SIZE, MIN_SIZE, MODES
 
@@ -838,6 +892,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "--json or a .json name)")
     sp.add_argument("--force", action="store_true", help="overwrite an existing --output")
     sp.add_argument("--seed", type=int, default=0, help="seed of the layout's random choices")
+    _backend_args(sp)
     sp.set_defaults(func=cmd_plan)
 
     sg = sub.add_parser("generate", help="think, then draw: write an image that carries its plan", formatter_class=fmt)
@@ -847,8 +902,8 @@ def build_parser() -> argparse.ArgumentParser:
                          f"stdout (default: {DEFAULT_OUTPUT}, or {Path(DEFAULT_OUTPUT).stem}-1.png, ... when taken: "
                          f"never overwritten)")
     sg.add_argument("--force", action="store_true", help="overwrite an existing --output file")
-    sg.add_argument("--renderer", default="builtin",
-                    help="renderer backend: builtin (the bundled model) or sketch (exact plan raster)")
+    sg.add_argument("--renderer", default=None, help="renderer backend: builtin (the bundled model; default unless "
+                    "the config names another) or sketch (exact plan raster)")
     sg.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
                     help="reflect: think, draw, let the critic check the image against the plan and "
                          "redraw only the failed regions; think: plan, then draw once; direct: draw from the "
@@ -862,7 +917,15 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("--size", type=_int_in(MIN_SIZE, MAX_SIZE), default=None,
                     help="square canvas in pixels, sketch renderer only (builtin draws 256 px)")
     sg.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    _backend_args(sg, critic=True)
     sg.set_defaults(func=cmd_generate)
+
+    sdo = sub.add_parser("doctor", help="which backends are installed and reachable, the devices torch sees, where "
+                                        "weights, sessions and the config are")
+    sdo.add_argument("--json", action="store_true", help="the same as JSON")
+    sdo.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each server")
+    _backend_args(sdo, critic=True)
+    sdo.set_defaults(func=cmd_doctor)
 
     si = sub.add_parser("inspect", help="print the plan, prompt, seed, rounds and timings an image carries")
     si.add_argument("image", help="a PNG, JPEG or WebP written by thinkdraw")
@@ -1060,7 +1123,7 @@ def main(argv: list[str] | None = None) -> int:
     traceback (THINKDRAW_DEBUG=1 shows it for an internal error)."""
     import os
 
-    from thinkdraw.errors import MissingToolError, ToolTimeoutError
+    from thinkdraw.errors import BackendError, MissingToolError, ToolTimeoutError
     from thinkdraw.plan.pngmeta import ImageFileError
 
     parser = build_parser()
@@ -1070,7 +1133,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(e.code or 0) if not isinstance(e.code, str) else 2
     try:
         return a.func(a)
-    except (CLIError, ImageFileError, MissingToolError, ToolTimeoutError, ValueError) as e:
+    except (CLIError, ImageFileError, MissingToolError, ToolTimeoutError, BackendError, ValueError) as e:
         print(f"thinkdraw: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -20,3 +20,8 @@ class ToolTimeoutError(RuntimeError):
     def __init__(self, tool: str, seconds: float) -> None:
         self.tool, self.seconds = tool, seconds
         super().__init__(f"{tool} did not answer within {seconds:g} s")
+
+
+class BackendError(RuntimeError):
+    """A real-model backend (an LLM or VLM server, a diffusers checkpoint) failed after its retry, or is
+    missing what it needs: one line saying what, where and what to do."""

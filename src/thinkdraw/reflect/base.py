@@ -53,3 +53,10 @@ def _load_builtin() -> None:
             return BuiltinCritic(weights=weights)
 
         register_critic("builtin", _builtin)
+    if "vlm" not in _CRITICS:
+        def _vlm(weights: str | None = None) -> Critic:  # no weights: a server (settings: env and config file)
+            from thinkdraw.reflect.vlm import VLMCritic
+
+            return VLMCritic.from_settings()
+
+        register_critic("vlm", _vlm)

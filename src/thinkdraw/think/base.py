@@ -27,6 +27,13 @@ def get_planner(name: str = "rules") -> Planner:
         from thinkdraw.think.rules import RulesPlanner
 
         register_planner("rules", RulesPlanner)
+    if "llm" not in _PLANNERS:
+        def _llm() -> Planner:  # settings from the environment and the config file (docs/backends.md)
+            from thinkdraw.think.llm import LLMPlanner
+
+            return LLMPlanner.from_settings()
+
+        register_planner("llm", _llm)
     if name not in _PLANNERS:
         raise ValueError(f"unknown planner {name!r}; available: {', '.join(sorted(_PLANNERS))}")
     return _PLANNERS[name]()
