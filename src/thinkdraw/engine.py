@@ -155,9 +155,11 @@ def _pixel_hash(image: Image.Image) -> str:
 class Engine:
     def __init__(self, planner: str | Planner = "rules", renderer: str | Renderer = "builtin",
                  critic: str | Critic = "builtin", max_rounds: int = 2, bands: int = 3, band_threshold: float = 0.99,
-                 refine_steps: int | None = REFINE_STEPS, weights: str | None = None) -> None:
+                 refine_steps: int | None = REFINE_STEPS, weights: str | None = None, edit_parser=None) -> None:
         """``weights``: a weights folder for the models it holds (else ``$THINKDRAW_WEIGHTS``, else the bundled
-        ones; see models/weights.py)."""
+        ones; see models/weights.py). ``edit_parser``: reads edit instructions, ``(instruction, plan) ->
+        intents`` (default: the rules; an LLM: ``thinkdraw.edit.llm_instruct.LLMInstructionParser``)."""
+        self.edit_parser = edit_parser
         if max_rounds < 0 or bands < 1:
             raise ValueError("max_rounds must be >= 0 and bands >= 1")
         self.weights = weights
@@ -379,7 +381,7 @@ class Engine:
         if focus is None:
             focus = list(src.meta.get("focus") or [])
         t = time.perf_counter()
-        out = plan_edit(base, instruction, focus=focus, seed=seed)
+        out = plan_edit(base, instruction, focus=focus, seed=seed, parser=self.edit_parser)
         timings["plan"] = time.perf_counter() - t
         reasoning.steps += out.reasoning.steps
         W, H = base.canvas.width, base.canvas.height

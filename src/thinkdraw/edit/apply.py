@@ -704,13 +704,16 @@ def state_prompt(plan: ScenePlan) -> str:
     return s
 
 
-def plan_edit(plan: ScenePlan, instruction: str, focus: list[str] | None = None, seed: int = 0) -> EditOutcome:
+def plan_edit(plan: ScenePlan, instruction: str, focus: list[str] | None = None, seed: int = 0,
+              parser=None) -> EditOutcome:
     """The instruction as an EditPlan on ``plan`` (see the module's docstring); ``focus``: what "it" and
-    "them" mean before the instruction names anything (the last turn's things)."""
+    "them" mean before the instruction names anything (the last turn's things). ``parser``: reads the
+    instruction into intents, ``parser(instruction, plan) -> list[Intent]`` (default: the rules,
+    ``parse_instruction``; an LLM: ``thinkdraw.edit.llm_instruct.LLMInstructionParser``)."""
     reasoning = Reasoning()
     ed = _Editor(plan, instruction, focus, seed)
     try:
-        intents = parse_instruction(instruction)
+        intents = parser(instruction, plan) if parser is not None else parse_instruction(instruction)
         reasoning.add("edit", f"Instruction: {instruction!r}, read as {len(intents)} change(s): "
                               + "; ".join(f"{i.op} ({i.clause})" for i in intents) + ".")
         for it in intents:
