@@ -15,8 +15,8 @@ def _no_user_config(monkeypatch):
 
 @pytest.fixture(scope="module")
 def tiny_renderer():
-    """The builtin renderer on tiny random models (seconds, not minutes): masked redraw, windows, compositing."""
-    from thinkdraw.draw.builtin import BuiltinRenderer
+    """The scene renderer on tiny random models (seconds, not minutes): masked redraw, windows, compositing."""
+    from thinkdraw.draw.scene import SceneRenderer
     from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
     from thinkdraw.models.generator import GenConfig, Generator
 
@@ -25,4 +25,4 @@ def tiny_renderer():
     gen = Generator(GenConfig(latent=4, ch=(8, 8, 8), cond_dim=16, tok_emb=8)).eval()
     with torch.no_grad():
         gen.out[-1].weight.normal_(0, 0.1)
-    return BuiltinRenderer(steps=2, tokenizer=ae, generator=gen)
+    return SceneRenderer(steps=2, tokenizer=ae, generator=gen)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from thinkdraw.draw.builtin import BuiltinRenderer
+from thinkdraw.draw.scene import SceneRenderer
 from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
 from thinkdraw.models.condition import build_cond, plan_maps, prompt_tokens
 from thinkdraw.models.generator import GenConfig, Generator, flow_loss, sample_flow
@@ -66,7 +66,7 @@ def test_sampler_keeps_latents_outside_mask(tiny):
 
 def test_masked_regeneration_is_bit_identical_outside_the_mask(tiny):
     ae, gen = tiny
-    r = BuiltinRenderer(steps=3, tokenizer=ae, generator=gen)
+    r = SceneRenderer(steps=3, tokenizer=ae, generator=gen)
     _, plan = plan_prompt("a red ball next to a blue cup and a sign that says HI")
     plan.canvas.width = plan.canvas.height = 64
     first = r.draw(plan, seed=1).image
@@ -82,7 +82,7 @@ def test_masked_regeneration_is_bit_identical_outside_the_mask(tiny):
 
 def test_same_seed_same_image_and_modes(tiny):
     ae, gen = tiny
-    r = BuiltinRenderer(steps=2, tokenizer=ae, generator=gen)
+    r = SceneRenderer(steps=2, tokenizer=ae, generator=gen)
     _, plan = plan_prompt("three stars")
     plan.canvas.width = plan.canvas.height = 64
     a, b = r.draw(plan, seed=7).image, r.draw(plan, seed=7).image
@@ -156,7 +156,7 @@ def test_engine_think_and_direct(tmp_path, tiny):
     from thinkdraw.plan.pngmeta import read_png_meta
 
     ae, gen = tiny
-    eng = Engine(renderer=BuiltinRenderer(steps=2, tokenizer=ae, generator=gen))
+    eng = Engine(renderer=SceneRenderer(steps=2, tokenizer=ae, generator=gen))
     r = eng.generate("two red apples left of a blue cup", seed=0, mode="think")
     assert r.image.size == (256, 256) and len(r.plan.entities) == 3 and r.reasoning.steps
     assert set(r.timings) == {"plan", "draw", "total"}
@@ -174,8 +174,10 @@ def test_bundled_weights_are_small_safetensors_and_draw():
 
     total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors"))
     assert TOKENIZER_FILE.is_file() and GENERATOR_FILE.is_file() and total <= 40 * 2**20
-    for name in ("tokenizer", "generator", "critic", "verifier"):  # the training log and curve sit next to the weights
+    for name in ("tokenizer", "generator", "critic", "verifier", "things"):  # the training log and curve sit next to them
         assert (WEIGHTS_DIR / f"{name}.train_log.json").is_file() and (WEIGHTS_DIR / f"{name}.loss_curve.png").is_file()
+    from thinkdraw.draw.builtin import BuiltinRenderer
+
     r = BuiltinRenderer()
     _, plan = plan_prompt("a red ball next to a blue cup")
     img = r.draw(plan, seed=0).image
@@ -203,7 +205,7 @@ def test_reflect_mode_redraws_only_failed_regions(tiny):
                             reflection="fine" if ok else f"{e.id} is missing", failed_regions=[] if ok else [e.box])
 
     critic = Scripted()
-    eng = Engine(renderer=BuiltinRenderer(steps=2, tokenizer=ae, generator=gen), critic=critic)
+    eng = Engine(renderer=SceneRenderer(steps=2, tokenizer=ae, generator=gen), critic=critic)
     r = eng.generate("a red ball next to a blue cup", seed=0, mode="reflect")
     assert len(r.rounds) == 2 and critic.calls == 2 and r.rounds[1].critique.score == 1.0
     assert r.image is r.rounds[1].image
@@ -329,7 +331,7 @@ def test_reflect_stops_when_a_round_does_not_raise_the_score(tiny):
             return Critique(checks=[Check(kind="presence", target=e.id, passed=False, box=e.box)], score=s,
                             reflection=f"{e.id} is missing", failed_regions=[e.box])
 
-    renderer = BuiltinRenderer(steps=2, tokenizer=ae, generator=gen)
+    renderer = SceneRenderer(steps=2, tokenizer=ae, generator=gen)
     flat = Scripted([0.5, 0.5, 0.9])
     r = Engine(renderer=renderer, critic=flat, max_rounds=2).generate("a red ball", seed=0, mode="reflect")
     assert flat.calls == 2 and [x.label for x in r.rounds] == ["draw", "refine 1"]
@@ -360,7 +362,7 @@ def test_reflect_breaks_score_ties_by_the_critics_evidence(tiny):
                             evidence=ev, reflection=f"{e.id} is missing", failed_regions=[e.box])
 
     critic = Graded()
-    eng = Engine(renderer=BuiltinRenderer(steps=2, tokenizer=ae, generator=gen), critic=critic, max_rounds=2)
+    eng = Engine(renderer=SceneRenderer(steps=2, tokenizer=ae, generator=gen), critic=critic, max_rounds=2)
     r = eng.generate("a red ball", seed=0, mode="reflect")
     assert critic.calls == 3 and r.image is r.rounds[1].image
 

@@ -198,7 +198,7 @@ def test_reflection_phrases_use_the_right_article():
 def test_composite_keeps_reproduced_background_and_takes_what_changed():
     import numpy as np
 
-    from thinkdraw.draw.builtin import _composite
+    from thinkdraw.draw.scene import _composite
 
     old = np.full((16, 16, 3), 100, np.uint8)
     new = np.full((16, 16, 3), 104, np.uint8)  # the redraw's background, a slightly different tone

@@ -257,6 +257,7 @@ TRAINABLE = {
     "critic": "the critic's segmenter (where things are)",
     "verifier": "the critic's box verifier (what a planned box holds)",
     "reader": "the critic's text reader (a line of text in a known box)",
+    "things": "the thing generator (one planned thing per crop, with its matte: what the builtin renderer draws)",
 }
 
 
@@ -902,8 +903,9 @@ def build_parser() -> argparse.ArgumentParser:
                          f"stdout (default: {DEFAULT_OUTPUT}, or {Path(DEFAULT_OUTPUT).stem}-1.png, ... when taken: "
                          f"never overwritten)")
     sg.add_argument("--force", action="store_true", help="overwrite an existing --output file")
-    sg.add_argument("--renderer", default=None, help="renderer backend: builtin (the bundled model; default unless "
-                    "the config names another) or sketch (exact plan raster)")
+    sg.add_argument("--renderer", default=None, help="renderer backend: builtin (the bundled models, a thing per box; "
+                    "default unless the config names another), sketch (exact plan raster) or scene (the former "
+                    "whole-scene generator, to compare)")
     sg.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
                     help="reflect: think, draw, let the critic check the image against the plan and "
                          "redraw only the failed regions; think: plan, then draw once; direct: draw from the "
@@ -977,7 +979,7 @@ def build_parser() -> argparse.ArgumentParser:
     sx.add_argument("--turns", type=_int_in(1, 11), default=3, help="edits per sequence")
     sx.add_argument("--seed", type=int, default=0, help="which scenes and instructions")
     sx.add_argument("--mode", choices=("think", "reflect"), default="reflect", help="edit mode")
-    sx.add_argument("--renderer", choices=("builtin", "sketch"), default="builtin", help="renderer that draws")
+    sx.add_argument("--renderer", choices=("builtin", "sketch", "scene"), default="builtin", help="renderer that draws")
     sx.add_argument("--fresh", action="store_true", help="ignore results.jsonl from an earlier run in --out")
     sx.set_defaults(func=cmd_eval_edit)
 
@@ -1000,7 +1002,7 @@ def build_parser() -> argparse.ArgumentParser:
         sd.add_argument("--mode", choices=("think", "reflect"), default=DEFAULT_MODE,
                         help="reflect: after the edit the critic checks the new plan and failures are redrawn, only "
                              "inside the edit's regions; think: draw the edit once")
-        sd.add_argument("--renderer", default="builtin", help="renderer backend: builtin or sketch")
+        sd.add_argument("--renderer", default="builtin", help="renderer backend: builtin, sketch or scene")
         sd.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
         sd.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
         sd.add_argument("--seed", type=int, default=None, help="seed of the redraw (default: the image's own seed)")

@@ -173,3 +173,107 @@ def read_box_tesseract(image: Image.Image, box, expected: str | None = None, pad
         if read == expected:
             break
     return read
+
+
+def gauss_blur(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur of a (H, W[, C]) float array, edges padded by replication."""
+    r = max(1, int(3 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    for axis in (0, 1):
+        pad = [(0, 0)] * a.ndim
+        pad[axis] = (r, r)
+        p = np.pad(a, pad, mode="edge")
+        a = sum(k[i] * np.take(p, np.arange(i, i + a.shape[axis]), axis=axis) for i in range(2 * r + 1))
+    return a
+
+
+def morph(m: np.ndarray, r: int, grow: bool) -> np.ndarray:
+    """Dilation (grow) or erosion of a boolean map by about ``r`` pixels (alternating 4- and 8-neighbourhoods:
+    an octagon, close to a disc)."""
+    m = m.copy()
+    for i in range(r):
+        p = np.pad(m, 1, constant_values=not grow)
+        nb = [p[1:-1, 1:-1], p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]]
+        if i % 2:
+            nb += [p[:-2, :-2], p[:-2, 2:], p[2:, :-2], p[2:, 2:]]
+        m = np.logical_or.reduce(nb) if grow else np.logical_and.reduce(nb)
+    return m
+
+
+def convex_hull(ys: np.ndarray, xs: np.ndarray) -> list[tuple[float, float]]:
+    """Convex hull (monotone chain) of the pixel squares at (ys, xs), as polygon points (x, y)."""
+    pts = sorted({(x + dx, y + dy) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)
+                  for dx in (0, 1) for dy in (0, 1)})
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower, upper = [], []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]
+
+
+def raster_polygon(poly: list[tuple[float, float]], h: int, w: int, ss: int = 4) -> np.ndarray:
+    """Anti-aliased coverage (H, W) of a polygon given in pixel units."""
+    from PIL import ImageDraw
+
+    im = Image.new("L", (w * ss, h * ss))
+    ImageDraw.Draw(im).polygon([(x * ss, y * ss) for x, y in poly], fill=255)
+    return np.asarray(im.reduce(ss), np.float32) / 255.0
+
+FAITHFUL_IOU = 0.9  # a blob this close to the thing's own silhouette ...
+FAITHFUL_SHARE = 0.85  # ... of a thing nearly all one named colour is the thing itself: not a defect
+
+
+def blob_layer(img: np.ndarray, mask: np.ndarray, short: float, kind: str, sigma: float | None = None,
+               radius: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """A blob of a thing's colour, area and place without its silhouette (what a weak generator draws), to
+    composite over the scene without the thing: (alpha H x W, rgb H x W x 3, the thing's main-colour share).
+    ``img``: the scene (H x W x 3 float), ``mask``: the thing's pixels, ``short``: its box's shorter side in px.
+    Kinds: hull (convex hull), ellipse (same centroid, moments, area), blur (blurred by ``sigma`` x short,
+    default 0.15, thresholded to its area), smear (closing of radius ``radius`` x short, default 0.2, colours
+    smeared). The eval's defects use the defaults; the critic's training draws them at random."""
+    import math
+
+    H, W = mask.shape
+    area = int(mask.sum())
+    ys, xs = np.nonzero(mask)
+    names = named_colors(img[ys, xs])
+    counts = np.bincount(names, minlength=len(PALETTE))
+    main_share = float(counts.max() / area)
+    dom = img[ys, xs][names == counts.argmax()].mean(0)
+    if kind == "hull":
+        alpha = raster_polygon(convex_hull(ys, xs), H, W)
+        rgb = np.broadcast_to(dom, img.shape)
+    elif kind == "ellipse":
+        cy, cx = ys.mean() + 0.5, xs.mean() + 0.5
+        cov = np.cov(np.stack([xs, ys]).astype(np.float64)) + np.eye(2) / 12
+        ev, vec = np.linalg.eigh(cov)
+        ax = 2 * np.sqrt(np.maximum(ev, 1e-6))  # semi-axes of the uniform ellipse with these moments
+        ax *= math.sqrt(area / (math.pi * ax[0] * ax[1]))  # ... scaled to the thing's area
+        t = np.linspace(0, 2 * math.pi, 64, endpoint=False)
+        pts = (vec @ np.stack([ax[0] * np.cos(t), ax[1] * np.sin(t)])).T + (cx, cy)
+        alpha = raster_polygon([tuple(p) for p in pts.tolist()], H, W)
+        rgb = np.broadcast_to(dom, img.shape)
+    else:
+        sigma = (sigma if sigma is not None else 0.15 if kind == "blur" else 0.1) * short
+        a = gauss_blur(mask.astype(np.float32), sigma)
+        rgb = gauss_blur(img * mask[..., None], sigma) / np.maximum(a, 1e-4)[..., None]
+        if kind == "blur":
+            thr = np.sort(a.ravel())[::-1][min(area, a.size) - 1]  # keeps the thing's area
+            alpha = np.clip((a - thr) / max(thr, 1e-4) * 2.0 + 0.5, 0.0, 1.0)
+        else:
+            r = max(2, int(round((0.2 if radius is None else radius) * short)))
+            alpha = morph(morph(mask, r, grow=True), r, grow=False).astype(np.float32)
+            alpha = np.maximum(alpha, mask)
+            a2 = gauss_blur(alpha, 0.1 * short)  # colours smeared over the closed shape
+            rgb = gauss_blur(img * alpha[..., None], 0.1 * short) / np.maximum(a2, 1e-4)[..., None]
+    return alpha, rgb, main_share

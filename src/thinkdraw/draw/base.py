@@ -79,3 +79,10 @@ def _load_builtin() -> None:
             return BuiltinRenderer(weights=weights)
 
         register_renderer("builtin", _builtin)
+
+        def _scene(weights: str | None = None) -> Renderer:
+            from thinkdraw.draw.scene import SceneRenderer
+
+            return SceneRenderer(weights=weights)
+
+        register_renderer("scene", _scene)  # the former builtin: the whole scene at once (blobs), for comparison

@@ -1,56 +1,55 @@
-"""The `builtin` renderer: our bundled generator + tokenizer, conditioned on the plan (or the prompt alone).
+"""The `builtin` renderer: each planned thing drawn by the thing generator in its own box, composed in z order
+over a generated background (layout-grounded generation per box, as in LMD+).
 
-think mode:  plan maps + prompt -> rectified flow on the latent grid (``steps`` Euler steps) -> decoder,
-             which also takes the plan's full-resolution glyph raster so text is letter-exact.
-             Classifier-free guidance ``guidance`` (default 2.0: plan+prompt against nothing) costs a
-             second network pass per step and raised `thinkdraw eval` think from 0.913 to 0.957 overall.
-direct mode: the prompt alone (no plan maps, no glyphs): what the model guesses without thinking.
-Masked regeneration: ``draw(plan, mask=M, init=I)`` regenerates only where M is set; latents outside
-are re-imposed at every step and the final pixels outside M are copied from I bit for bit. Only a
-window around M (plus ``CROP_CONTEXT`` latent cells of context) is computed, so a small region costs
-a fraction of a full drawing (``crop=False`` computes the whole canvas).
+think mode, one drawing:
+1. background: the scene-level generator (draw/scene.py) on the plan without its things and text
+   (``bg_steps`` Euler steps, no guidance: a background is smooth);
+2. things: every entity the world knows is one RGBA crop of the thing generator (models/things.py) from its
+   category, colour and box, all in one batch (``steps`` Euler steps, guidance ``guidance``); its noise
+   comes from the seed and the entity's id, so a thing looks the same whatever else is in the plan;
+3. composition, in z order: each crop stretched to its box with its matte sharpened to the box's scale
+   (a 32 px crop blown up to a 120 px house keeps crisp edges), the soft shadow the world casts from
+   that matte and the light ramp of the plan's lighting (the world renderer's own compositing rules);
+   a thing outside the world is drawn as a labelled placeholder (dashed outline and its noun);
+4. text, letter-exact, stamped into its box by the world's glyph machinery.
+direct mode: the prompt alone, read as a bag of words (see ``direct_plan``): the named things are drawn,
+one each, at places a seeded prior picks; counts, relations, binding beyond an adjacent colour word and
+text are what it does not do, since that is the reasoning.
+Masked regeneration (``mask`` + ``init``): the drawing is made again for the new seed (only the things
+that touch the mask are sampled) and composited inside the mask only; every pixel outside is ``init``'s.
 """
 
 from __future__ import annotations
 
+import math
+import re
+import zlib
+
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from thinkdraw.draw.base import DrawResult, ProgressCallback
-from thinkdraw.models.condition import build_cond
-from thinkdraw.models.generator import sample_flow
-from thinkdraw.plan.schema import ScenePlan
+from thinkdraw.draw.scene import SceneRenderer, _check_mask, _composite
+from thinkdraw.plan.schema import Attributes, Background, Entity, ScenePlan
 
-LATENT_F = 8
-CROP_CONTEXT = 2  # latent cells of context around a masked region (windows are then rounded to 4 cells)
+SHARPEN = 1.0  # matte edge width in output px after stretching (the world's antialiased edges are ~1 px)
 
 
 class BuiltinRenderer:
     name = "builtin"
     sizes = (256,)  # the canvas it was trained on
 
-    def __init__(self, steps: int = 8, guidance: float = 2.0, direct_guidance: float = 2.0,
-                 tokenizer_path: str | None = None, generator_path: str | None = None,
-                 tokenizer=None, generator=None, crop: bool = True, blend: bool = True,
-                 weights: str | None = None) -> None:
+    def __init__(self, steps: int = 8, guidance: float = 2.0, bg_steps: int = 2, things=None,
+                 scene: SceneRenderer | None = None, weights: str | None = None, blend: bool = True) -> None:
         """Loads the weights in force (``weights`` folder, else ``$THINKDRAW_WEIGHTS``, else the bundled ones)
-        unless model objects or weight files are given; a generator trained on another tokenizer is refused."""
-        from thinkdraw.models.bundled import load_generator, load_tokenizer, model_file, set_threads
-        from thinkdraw.models.weights import check_pair
+        unless the thing generator / scene renderer are given."""
+        from thinkdraw.models.bundled import load_things, set_threads
 
         set_threads()
-        if tokenizer is None and generator is None:
-            check_pair(model_file("tokenizer", tokenizer_path, weights), model_file("generator", generator_path, weights))
-        # channels-last weights: the CPU convolutions run ~15% faster (measured on 2 cores)
-        self.tokenizer = (tokenizer or load_tokenizer(tokenizer_path, weights)).eval().to(
-            memory_format=torch.channels_last)
-        self.generator = (generator or load_generator(generator_path, weights)).eval().to(
-            memory_format=torch.channels_last)
-        self.steps, self.guidance, self.direct_guidance = steps, guidance, direct_guidance
-        self.crop = crop
-        self.blend = blend
+        self.things = (things or load_things(folder=weights)).eval()
+        self.scene = scene or SceneRenderer(weights=weights, guidance=1.0)  # backgrounds: no guidance needed
+        self.steps, self.guidance, self.bg_steps, self.blend = steps, guidance, bg_steps, blend
 
     def draw(self, plan: ScenePlan, seed: int = 0, mask: np.ndarray | None = None, init: Image.Image | None = None,
              progress: ProgressCallback | None = None, mode: str = "think", steps: int | None = None) -> DrawResult:
@@ -59,154 +58,173 @@ class BuiltinRenderer:
         W, H = plan.canvas.width, plan.canvas.height
         if W % 32 or H % 32:
             raise ValueError(f"the builtin renderer needs a canvas that is a multiple of 32 px, got {W}x{H}")
-        if mode == "think":
-            unplaced = [e.id for e in plan.entities if e.box is None]
-            if unplaced:
-                raise ValueError(f"plan has unplaced entities; run the layout solver first: {unplaced}")
+        if W != H:
+            raise ValueError("the builtin renderer draws square canvases")
         n_steps = self.steps if steps is None else int(steps)
         if n_steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
         if (mask is None) != (init is None):
             raise ValueError("masked regeneration needs both mask and init")
-        gh, gw = H // LATENT_F, W // LATENT_F
-        glyph = None
+        if mode == "direct":
+            plan = direct_plan(plan.prompt or "", seed, plan.canvas)
+        unplaced = [e.id for e in plan.entities if e.box is None]
+        if unplaced:
+            raise ValueError(f"plan has unplaced entities; run the layout solver first: {unplaced}")
+        m = None if mask is None else _check_mask(mask, init, W, H)
+        empty = plan.model_copy(update={"entities": [], "texts": [], "relations": []})
+        bg = self.scene.draw(empty, seed=seed, steps=self.bg_steps).image
+        canvas = np.asarray(bg, np.float32).copy()
+        instance = np.zeros((H, W), np.uint16)
+        drawn = self._compose(plan, canvas, instance, seed, n_steps, m, progress)
         if mode == "think" and plan.texts:
-            from thinkdraw.world.render import render_glyphs
+            from thinkdraw.world.render import draw_texts
 
-            glyph = render_glyphs(plan, (W, H))
-        grid = gw
-        if gh != gw:
-            raise ValueError("the builtin renderer draws square canvases")
-        cond = build_cond([plan if mode == "think" else None], [plan.prompt or None], grid,
-                          [glyph] if glyph is not None else None)
-        g = self.generator
-        w = self.guidance if mode == "think" else self.direct_guidance
-        with torch.inference_mode():
-            cached = g.embed(cond)
-            if w != 1.0:
-                cached_u = g.embed(build_cond([None], [None], grid))
-                cached = (torch.cat([cached[0], cached_u[0]]), torch.cat([cached[1], cached_u[1]]))
-            gen = torch.Generator().manual_seed(int(seed))
-            noise = torch.randn((1, g.config.latent, gh, gw), generator=gen)
-            if mask is None:
-                z = sample_flow(_velocity(g, cond, cached, w), noise, n_steps, callback=progress)
-                gt = None if glyph is None else torch.from_numpy(glyph.transpose(2, 0, 1).copy())[None]
-                img = self.tokenizer.decode(z, gt)
-                arr = ((img[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-                return DrawResult(image=Image.fromarray(arr, "RGB"),
-                                  info={"steps": n_steps, "guidance": w, "mode": mode})
-            m = _check_mask(mask, init, W, H)
-            regen = F.max_pool2d(torch.from_numpy(m.astype(np.float32))[None, None], LATENT_F)
-            regen = F.max_pool2d(regen, 3, stride=1, padding=1)  # a margin so the seam blends
-            # Only windows around the masked cells are computed: the networks are convolutional, so the
-            # cost of a redraw follows the area of the regions (plus CROP_CONTEXT latent cells of context);
-            # far-apart regions get windows of their own.
-            cells = regen[0, 0].numpy() > 0
-            wins = _windows(cells, gh, gw) if self.crop else [(0, gh, 0, gw)]
-            init_arr = np.asarray(init.convert("RGB"))
-            x_all = torch.from_numpy(init_arr.astype(np.float32).transpose(2, 0, 1).copy())[None] / 127.5 - 1.0
-            arr = init_arr.copy()
-            done_steps = [0]
+            draw_texts(canvas, plan)
+        arr = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
+        info = {"steps": n_steps, "guidance": self.guidance, "mode": mode, "things": drawn}
+        if mode == "direct":
+            info["direct_reading"] = [f"{e.attributes.color or ''} {e.category}".strip() for e in plan.entities]
+        if m is not None:
+            arr = _composite(np.asarray(init.convert("RGB")), arr, m, self.blend)
+            return DrawResult(image=Image.fromarray(arr, "RGB"), info=info)
+        return DrawResult(image=Image.fromarray(arr, "RGB"), instance_mask=instance, info=info)
 
-            def tick(i: int, n: int) -> None:
-                done_steps[0] += 1
-                if progress is not None:
-                    progress(done_steps[0], n * len(wins))
+    def _compose(self, plan: ScenePlan, canvas: np.ndarray, instance: np.ndarray, seed: int, steps: int,
+                 m: np.ndarray | None, progress: ProgressCallback | None) -> int:
+        """Sample and paste the plan's things in z order; returns how many the generator drew."""
+        from thinkdraw.draw.things import sample_things
+        from thinkdraw.models.things import THING_NAMES
+        from thinkdraw.world.render import (
+            NO_SHADOW,
+            Pen,
+            cast_shadow,
+            draw_placeholder,
+            entity_color,
+            light_ramp,
+            resolve_color,
+        )
 
-            for y0, y1, x0, x1 in wins:
-                sl = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))
-                px = (slice(None), slice(None), slice(y0 * LATENT_F, y1 * LATENT_F),
-                      slice(x0 * LATENT_F, x1 * LATENT_F))
-                init_lat = self.tokenizer.encode(x_all[px])
-                emb = (cached[0][sl], cached[1])
-                z = sample_flow(_velocity(g, cond, emb, w), noise[sl], n_steps, keep=1.0 - regen[sl],
-                                init=init_lat, callback=tick)
-                gt = None if glyph is None else torch.from_numpy(glyph.transpose(2, 0, 1).copy())[None][px]
-                img = self.tokenizer.decode(z, gt)
-                part = ((img[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-                ys, xs = slice(y0 * LATENT_F, y1 * LATENT_F), slice(x0 * LATENT_F, x1 * LATENT_F)
-                arr[ys, xs] = _composite(arr[ys, xs], part, m[ys, xs], self.blend)
-        return DrawResult(image=Image.fromarray(arr, "RGB"),
-                          info={"steps": n_steps, "guidance": w, "mode": mode,
-                                "windows": [(x0 * LATENT_F, y0 * LATENT_F, x1 * LATENT_F, y1 * LATENT_F)
-                                            for y0, y1, x0, x1 in wins]})
-
-
-def _velocity(g, cond, emb, w: float):
-    """The generator's velocity at guidance ``w`` (two passes in one batch when w != 1)."""
-    if w == 1.0:
-        return lambda x, t: g(x, t, cond, emb)
-
-    def v(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        vc, vu = g(torch.cat([x, x]), torch.cat([t, t]), cond, emb).chunk(2)
-        return vu + w * (vc - vu)
-
-    return v
-
-
-BLEND_LOW, BLEND_HIGH = 8, 24  # colour change (0..255, 3x3-smoothed) from which a redrawn pixel starts / fully replaces
+        H, W, _ = canvas.shape
+        order = sorted(range(len(plan.entities)), key=lambda i: (plan.entities[i].z, i))
+        rects = {}
+        for i in order:
+            e = plan.entities[i]
+            px0, py0, px1, py1 = e.box[0] * W, e.box[1] * H, e.box[2] * W, e.box[3] * H
+            x0, y0 = min(int(math.floor(px0)), W - 1), min(int(math.floor(py0)), H - 1)
+            x1, y1 = max(x0 + 1, min(W, int(math.ceil(px1)))), max(y0 + 1, min(H, int(math.ceil(py1))))
+            if m is not None and not m[y0:y1, x0:x1].any():
+                continue  # outside the mask: it keeps init's pixels, nothing to draw
+            rects[i] = (px0, py0, px1, py1, x0, y0, x1, y1)
+        gen_ids = [i for i in rects if plan.entities[i].category in THING_NAMES]
+        items = []
+        for i in gen_ids:
+            e = plan.entities[i]
+            px0, py0, px1, py1 = rects[i][:4]
+            items.append((e.category, entity_color(e), px1 - px0, py1 - py0))
+        seeds = [zlib.crc32(f"{seed}:{plan.entities[i].id}".encode()) for i in gen_ids]
+        crops = dict(zip(gen_ids, sample_things(self.things, items, seeds, steps, self.guidance, callback=progress),
+                         strict=True))
+        direction = plan.lighting.direction
+        for i in order:
+            if i not in rects:
+                continue
+            e = plan.entities[i]
+            px0, py0, px1, py1, x0, y0, x1, y1 = rects[i]
+            if i in crops:
+                rgb, cov = _stretch(crops[i], px0 - x0, py0 - y0, px1 - px0, py1 - py0, x1 - x0, y1 - y0)
+            else:  # outside the world: a labelled placeholder, drawn as the world draws it
+                ss = 4
+                pen = Pen((x1 - x0) * ss, (y1 - y0) * ss, lw=min(2.0, max(0.7, 0.022 * min(px1 - px0, py1 - py0))) * ss)
+                draw_placeholder(pen, ((px0 - x0) * ss, (py0 - y0) * ss, (px1 - x0) * ss, (py1 - y0) * ss),
+                                 resolve_color(e.attributes.color), np.random.default_rng(seed), e.noun)
+                cov = np.asarray(pen.cov.reduce(ss), np.float32) / 255.0
+                rgb = np.asarray(pen.rgb.reduce(ss), np.float32)  # premultiplied on black
+            if direction != "none" and e.category not in NO_SHADOW:
+                cast_shadow(canvas, cov, x0, y0, direction, min(px1 - px0, py1 - py0))
+            ramp = light_ramp(y1 - y0, x1 - x0, direction)
+            if ramp is not None:
+                rgb = rgb * ramp
+            crop = canvas[y0:y1, x0:x1]
+            crop[:] = crop * (1.0 - cov[..., None]) + rgb
+            instance[y0:y1, x0:x1][cov >= 0.5] = i + 1
+        return len(crops)
 
 
-def _composite(old: np.ndarray, new: np.ndarray, m: np.ndarray, blend: bool) -> np.ndarray:
-    """Redrawn pixels into the old image, inside the mask only (outside: bit-identical).
-
-    With ``blend``, a masked pixel takes the new value in proportion to how much it changed: what the
-    repair drew (a new object, a new colour, a removed thing) replaces the old pixels, while background the
-    redraw reproduced with a slightly different tone keeps the old pixels, so the repaired box does not
-    show as a lighter or darker rectangle."""
-    if not blend:
-        return np.where(m[..., None], new, old)
-    from PIL import Image, ImageFilter
-
-    d = np.abs(new.astype(np.int16) - old.astype(np.int16)).max(-1).astype(np.uint8)
-    d = np.asarray(Image.fromarray(d).filter(ImageFilter.BoxBlur(1)), np.float32)
-    a = np.clip((d - BLEND_LOW) / (BLEND_HIGH - BLEND_LOW), 0.0, 1.0) * m
-    out = old.astype(np.float32) + a[..., None] * (new.astype(np.float32) - old.astype(np.float32))
-    return np.where(m[..., None], np.round(out).astype(np.uint8), old)
-
-
-def _check_mask(mask: np.ndarray, init: Image.Image, W: int, H: int) -> np.ndarray:
-    m = np.asarray(mask).astype(bool)
-    if m.shape != (H, W):
-        raise ValueError(f"mask is {m.shape[1]}x{m.shape[0]}, the canvas is {W}x{H}")
-    if init.size != (W, H):
-        raise ValueError(f"init image is {init.size[0]}x{init.size[1]}, the canvas is {W}x{H}")
-    return m
+def _stretch(rgba: np.ndarray, ox: float, oy: float, bw: float, bh: float, w: int, h: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """A (S, S, 4) crop stretched onto its box (offset ox, oy and size bw x bh inside a w x h pixel rect):
+    (premultiplied rgb h x w x 3 in 0..255, coverage h x w). The matte is sharpened so that its edge is
+    ``SHARPEN`` output px wide whatever the scale, and colour is resampled premultiplied (no dark fringe)."""
+    S = rgba.shape[0]
+    a = rgba[..., 3].astype(np.float32) / 255.0
+    pm = rgba[..., :3].astype(np.float32) * a[..., None]
+    # sample positions of the output pixel centres in crop coordinates
+    xs = ((np.arange(w) + 0.5 - ox) / max(bw, 1e-6)) * S - 0.5
+    ys = ((np.arange(h) + 0.5 - oy) / max(bh, 1e-6)) * S - 0.5
+    grid = torch.stack(torch.meshgrid(torch.from_numpy(ys / (S / 2) - 1 + 1 / S).float(),
+                                      torch.from_numpy(xs / (S / 2) - 1 + 1 / S).float(), indexing="ij")[::-1], -1)
+    src = torch.from_numpy(np.concatenate([pm / 255.0, a[..., None]], -1).transpose(2, 0, 1).copy())[None]
+    out = torch.nn.functional.grid_sample(src, grid[None], mode="bicubic", padding_mode="zeros",
+                                          align_corners=False)[0].numpy().transpose(1, 2, 0)
+    cov_soft = out[..., 3].clip(0, 1)
+    scale = max(bw, bh) / S
+    k = max(1.0, scale / SHARPEN)
+    cov = np.clip((cov_soft - 0.5) * k + 0.5, 0.0, 1.0)
+    col = np.where(cov_soft[..., None] > 1e-3, out[..., :3] / np.maximum(cov_soft[..., None], 1e-3), 0.0).clip(0, 1)
+    return col * cov[..., None] * 255.0, cov
 
 
-def _windows(cells: np.ndarray, gh: int, gw: int) -> list[tuple[int, int, int, int]]:
-    """Latent windows (y0, y1, x0, x1) covering the set cells with CROP_CONTEXT cells of context, sides
-    multiples of 4 cells aligned to the 4-cell grid; windows that touch are merged, and separate ones are
-    kept apart only when that computes less than one window around everything."""
-    ys, xs = np.nonzero(cells)
-    if len(ys) == 0:
-        return [(0, gh, 0, gw)]
+# ---------------------------------------------------------------------------------------------
+# direct mode: the prompt as a bag of words, no reasoning
+# ---------------------------------------------------------------------------------------------
+_SKYISH = {"sky"}
 
-    def grow(y0: int, y1: int, x0: int, x1: int) -> tuple[int, int, int, int]:
-        def side(lo: int, hi: int, n: int) -> tuple[int, int]:
-            lo, hi = max(0, lo - CROP_CONTEXT), min(n, hi + CROP_CONTEXT)
-            return lo - lo % 4, min(n, hi + (-hi) % 4)
 
-        c, d = side(x0, x1, gw)
-        # every window spans the canvas's full height: cut off above and below, the generator takes the crop
-        # for a whole scene and draws ground or sea in the sky (eval-edit seed 3: a removed kite left a blob
-        # of grass in 68% of its box; with full-height windows it is gone)
-        return 0, gh, c, d
+def direct_plan(prompt: str, seed: int, canvas) -> ScenePlan:
+    """What a generator with no reasoning makes of a prompt: each world noun it contains, once, coloured
+    by a colour word right before it (else its natural colour), at a seeded place its habitat suggests
+    (sky things high, ground things on the ground); background and time from the words that name them.
+    No counts, no relations, no binding across words, no text: those are what thinking adds."""
+    from thinkdraw.world.vocab import (
+        BACKGROUND_WORDS,
+        BACKGROUNDS,
+        CATEGORIES,
+        CATEGORY_SYNONYMS,
+        COLOR_SYNONYMS,
+        COLORS,
+        TIME_WORDS,
+    )
 
-    wins = [grow(y, y + 1, x, x + 1) for y, x in zip(ys.tolist(), xs.tolist(), strict=True)]
-    merged = True
-    while merged:  # merge overlapping windows until none overlap
-        merged = False
-        out: list[tuple[int, int, int, int]] = []
-        for w in wins:
-            for i, o in enumerate(out):
-                if w[0] < o[1] and o[0] < w[1] and w[2] < o[3] and o[2] < w[3]:
-                    out[i] = (min(w[0], o[0]), max(w[1], o[1]), min(w[2], o[2]), max(w[3], o[3]))
-                    merged = True
-                    break
-            else:
-                out.append(w)
-        wins = out
-    whole = grow(int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
-    area = sum((w[1] - w[0]) * (w[3] - w[2]) for w in wins)
-    return wins if area < (whole[1] - whole[0]) * (whole[3] - whole[2]) else [whole]
+    words = re.findall(r"[a-z]+", prompt.lower())
+    nouns = {c: c for c in CATEGORIES} | {c.plural or c.name + "s": c.name for c in CATEGORIES.values()}
+    nouns |= CATEGORY_SYNONYMS | {s + "s": c for s, c in CATEGORY_SYNONYMS.items()}
+    nouns |= {c.name + "es": c.name for c in CATEGORIES.values()}
+    rng = np.random.default_rng([int(seed) % 2**32, 5])
+    named = [nouns[w] for w in words if w in nouns]
+    shapes_only = bool(named) and all(CATEGORIES[c].habitat == "free" for c in named)
+    kind = next((BACKGROUND_WORDS[w] for w in words if w in BACKGROUND_WORDS), "plain" if shapes_only else "grass")
+    time = next((TIME_WORDS[w] for w in words if w in TIME_WORDS), "day")
+    horizon = BACKGROUNDS[kind].horizon
+    ents: list[Entity] = []
+    for k, w in enumerate(words):
+        cat = nouns.get(w)
+        if cat is None or len(ents) >= 8:
+            continue
+        prev = COLOR_SYNONYMS.get(words[k - 1], words[k - 1]) if k else ""
+        color = prev if prev in COLORS else None
+        c = CATEGORIES[cat]
+        bw = c.width * rng.uniform(0.8, 1.1)
+        bh = min(0.9, bw * c.aspect)
+        x0 = rng.uniform(0.02, max(0.03, 0.98 - bw))
+        if c.habitat == "sky":
+            y0 = rng.uniform(0.03, max(0.04, horizon * 0.6 - bh * 0.5))
+        elif c.habitat == "free":
+            y0 = rng.uniform(0.05, max(0.06, 0.95 - bh))
+        elif c.habitat == "water":
+            y0 = rng.uniform(min(0.9, horizon + 0.05), max(horizon + 0.06, 0.97 - bh))
+        else:  # standing on the ground line, a little in front of it
+            y0 = min(0.99 - bh, max(0.02, horizon - bh + rng.uniform(0.02, 0.25)))
+        box = (float(x0), float(y0), float(min(1.0, x0 + bw)), float(min(1.0, y0 + bh)))
+        ents.append(Entity(id=f"d{len(ents)}", noun=cat, category=cat, attributes=Attributes(color=color),
+                           box=box, z=len(ents)))
+    return ScenePlan(prompt=prompt, canvas=canvas, background=Background(kind=kind, time=time), entities=ents)

@@ -16,12 +16,12 @@ Identity defects (the right colour in the right place, not the planned kind of t
 
 from __future__ import annotations
 
-import math
 import random
 import string
 
 import numpy as np
 
+from thinkdraw.pixels import FAITHFUL_IOU, FAITHFUL_SHARE  # noqa: F401  (a blob that close is the thing itself)
 from thinkdraw.plan.schema import Attributes, Entity, ScenePlan
 
 KINDS = ("remove", "recolor", "move", "letter", "negative")
@@ -111,8 +111,6 @@ def inject(plan: ScenePlan, rng: random.Random, kinds=KINDS):
 # ---------------------------------------------------------------------------------------------
 BLOB_KINDS = ("hull", "ellipse", "blur", "smear")
 IDENTITY_KINDS = ("swap", *BLOB_KINDS)
-FAITHFUL_IOU = 0.9  # a blob this close to the thing's own silhouette ...
-FAITHFUL_SHARE = 0.85  # ... of a thing nearly all one named colour is the thing itself: not a defect
 
 
 def _identity_candidates(plan: ScenePlan) -> list[Entity]:
@@ -136,61 +134,6 @@ def inject_swap(plan: ScenePlan, rng: random.Random):
     return bad, "swap", {e.id, e.group} - {None}
 
 
-def _gauss(a: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable Gaussian blur of a (H, W[, C]) float array, edges padded by replication."""
-    r = max(1, int(3 * sigma))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
-    k /= k.sum()
-    for axis in (0, 1):
-        pad = [(0, 0)] * a.ndim
-        pad[axis] = (r, r)
-        p = np.pad(a, pad, mode="edge")
-        a = sum(k[i] * np.take(p, np.arange(i, i + a.shape[axis]), axis=axis) for i in range(2 * r + 1))
-    return a
-
-
-def _morph(m: np.ndarray, r: int, grow: bool) -> np.ndarray:
-    """Dilation (grow) or erosion of a boolean map by about ``r`` pixels (alternating 4- and 8-neighbourhoods:
-    an octagon, close to a disc)."""
-    m = m.copy()
-    for i in range(r):
-        p = np.pad(m, 1, constant_values=not grow)
-        nb = [p[1:-1, 1:-1], p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]]
-        if i % 2:
-            nb += [p[:-2, :-2], p[:-2, 2:], p[2:, :-2], p[2:, 2:]]
-        m = np.logical_or.reduce(nb) if grow else np.logical_and.reduce(nb)
-    return m
-
-
-def _hull(ys: np.ndarray, xs: np.ndarray) -> list[tuple[float, float]]:
-    """Convex hull (monotone chain) of the pixel squares at (ys, xs), as polygon points (x, y)."""
-    pts = sorted({(x + dx, y + dy) for x, y in zip(xs.tolist(), ys.tolist(), strict=True)
-                  for dx in (0, 1) for dy in (0, 1)})
-
-    def cross(o, a, b):
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower, upper = [], []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    for p in reversed(pts):
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return lower[:-1] + upper[:-1]
-
-
-def _raster(poly: list[tuple[float, float]], h: int, w: int, ss: int = 4) -> np.ndarray:
-    """Anti-aliased coverage (H, W) of a polygon given in pixel units."""
-    from PIL import Image, ImageDraw
-
-    im = Image.new("L", (w * ss, h * ss))
-    ImageDraw.Draw(im).polygon([(x * ss, y * ss) for x, y in poly], fill=255)
-    return np.asarray(im.reduce(ss), np.float32) / 255.0
-
-
 def blob_image(plan: ScenePlan, entity_id: str, kind: str, seed: int = 0):
     """The plan's render with one thing replaced by a blob of ``kind`` (BLOB_KINDS) of its colour in its place,
     or None when the blob would be the thing itself (nearly its silhouette, and the thing nearly one colour)
@@ -203,7 +146,7 @@ def blob_image(plan: ScenePlan, entity_id: str, kind: str, seed: int = 0):
     """
     from PIL import Image
 
-    from thinkdraw.pixels import PALETTE, named_colors
+    from thinkdraw.pixels import blob_layer
     from thinkdraw.world.render import render_scene
 
     if kind not in BLOB_KINDS:
@@ -224,37 +167,7 @@ def blob_image(plan: ScenePlan, entity_id: str, kind: str, seed: int = 0):
     H, W = mask.shape
     bw, bh = (e.box[2] - e.box[0]) * W, (e.box[3] - e.box[1]) * H
     short = max(2.0, min(bw, bh))
-    ys, xs = np.nonzero(mask)
-    names = named_colors(img[ys, xs])
-    counts = np.bincount(names, minlength=len(PALETTE))
-    main_share = float(counts.max() / area)
-    dom = img[ys, xs][names == counts.argmax()].mean(0)
-    if kind == "hull":
-        alpha = _raster(_hull(ys, xs), H, W)
-        rgb = np.broadcast_to(dom, img.shape)
-    elif kind == "ellipse":
-        cy, cx = ys.mean() + 0.5, xs.mean() + 0.5
-        cov = np.cov(np.stack([xs, ys]).astype(np.float64)) + np.eye(2) / 12
-        ev, vec = np.linalg.eigh(cov)
-        ax = 2 * np.sqrt(np.maximum(ev, 1e-6))  # semi-axes of the uniform ellipse with these moments
-        ax *= math.sqrt(area / (math.pi * ax[0] * ax[1]))  # ... scaled to the thing's area
-        t = np.linspace(0, 2 * math.pi, 64, endpoint=False)
-        pts = (vec @ np.stack([ax[0] * np.cos(t), ax[1] * np.sin(t)])).T + (cx, cy)
-        alpha = _raster([tuple(p) for p in pts.tolist()], H, W)
-        rgb = np.broadcast_to(dom, img.shape)
-    else:
-        sigma = 0.15 * short if kind == "blur" else 0.1 * short
-        a = _gauss(mask.astype(np.float32), sigma)
-        rgb = _gauss(img * mask[..., None], sigma) / np.maximum(a, 1e-4)[..., None]
-        if kind == "blur":
-            thr = np.sort(a.ravel())[::-1][min(area, a.size) - 1]  # keeps the thing's area
-            alpha = np.clip((a - thr) / max(thr, 1e-4) * 2.0 + 0.5, 0.0, 1.0)
-        else:
-            r = max(2, int(round(0.2 * short)))
-            alpha = _morph(_morph(mask, r, grow=True), r, grow=False).astype(np.float32)
-            alpha = np.maximum(alpha, mask)
-            a2 = _gauss(alpha, 0.1 * short)  # colours smeared over the closed shape
-            rgb = _gauss(img * alpha[..., None], 0.1 * short) / np.maximum(a2, 1e-4)[..., None]
+    alpha, rgb, main_share = blob_layer(img, mask, short, kind)
     new = alpha >= 0.5
     iou = float((new & mask).sum() / max(1, (new | mask).sum()))
     if iou >= FAITHFUL_IOU and main_share >= FAITHFUL_SHARE:

@@ -11,6 +11,7 @@ from thinkdraw.models.autoencoder import AEConfig, AutoEncoder
 from thinkdraw.models.generator import GenConfig, Generator
 from thinkdraw.models.reader import ReaderConfig, TextReader
 from thinkdraw.models.segmenter import SegConfig, Segmenter
+from thinkdraw.models.things import ThingConfig, ThingNet
 from thinkdraw.models.verifier import BoxVerifier, VerifierConfig
 from thinkdraw.models.weights import WEIGHTS_DIR, WeightsError, load_into, read_weights, weights_path
 
@@ -40,7 +41,7 @@ def model_file(name: str, path: str | Path | None = None, folder: str | Path | N
 def _load(kind: str, path: Path):
     model_cls, cfg_cls = {"tokenizer": (AutoEncoder, AEConfig), "generator": (Generator, GenConfig),
                           "critic": (Segmenter, SegConfig), "verifier": (BoxVerifier, VerifierConfig),
-                          "reader": (TextReader, ReaderConfig)}[kind]
+                          "reader": (TextReader, ReaderConfig), "things": (ThingNet, ThingConfig)}[kind]
     sd, meta = read_weights(path)
     return load_into(model_cls(_cfg(cfg_cls, meta["config"])), sd, path)
 
@@ -63,6 +64,10 @@ def load_verifier(path: str | Path | None = None, folder: str | Path | None = No
 
 def load_reader(path: str | Path | None = None, folder: str | Path | None = None) -> TextReader:
     return _load("reader", model_file("reader", path, folder))
+
+
+def load_things(path: str | Path | None = None, folder: str | Path | None = None) -> ThingNet:
+    return _load("things", model_file("things", path, folder))
 
 
 def bundled_available() -> bool:

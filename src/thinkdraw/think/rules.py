@@ -1383,7 +1383,7 @@ def _add_entities(plan: ScenePlan, positive: list[Mention]) -> None:
             plan.entities.append(Entity(id=eid, noun=men.noun, category=cat, group=men.group, attributes=attrs))
         if cat is None:
             plan.warnings.append(f"'{men.noun}' is not in the built-in world: it is planned, but the built-in "
-                                 "renderer cannot draw it (it will appear as a placeholder)")
+                                 "renderer cannot draw it (it is drawn as a labelled placeholder: a dashed outline with its noun)")
 
 
 def _other_color(cat: str | None, not_color: str) -> str:
@@ -1657,7 +1657,8 @@ def _category_text(plan: ScenePlan) -> str:
             d = " (its usual color)" if getattr(e.attributes, "default_color", False) else ""
             seen[e.noun] = f"{e.noun} -> world category '{e.category}'" + (f", {e.attributes.color}{d}" if e.attributes.color else "")
         else:
-            seen[e.noun] = f"{e.noun} -> outside the world (open vocabulary)"
+            seen[e.noun] = (f"{e.noun} -> outside the world (open vocabulary): the built-in renderers draw it as a "
+                            "labelled placeholder (a dashed outline with its noun), not as a guess")
     return "Categories: " + "; ".join(seen.values()) + "."
 
 

@@ -120,8 +120,11 @@ def export_run(out: Path, name: str, folder: Path | None = None, tokenizer_sha25
     folder = Path(folder) if folder is not None else user_weights_dir()
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for src, dst in ((f"{name}.safetensors", f"{name}.safetensors"), ("train_log.json", f"{name}.train_log.json"),
-                     ("loss_curve.png", f"{name}.loss_curve.png")):
+    pairs = [(f"{name}.safetensors", f"{name}.safetensors"), ("train_log.json", f"{name}.train_log.json"),
+             ("loss_curve.png", f"{name}.loss_curve.png")]
+    if (out / "samples.png").is_file():  # a run's sample figure travels with its weights
+        pairs.append(("samples.png", f"{name}.samples.png"))
+    for src, dst in pairs:
         target = folder / dst
         if target.is_file():
             (folder / "backup").mkdir(exist_ok=True)

@@ -50,6 +50,7 @@ class VerifierTrainConfig:
     lr: float = 3e-3
     text_frac: float = 0.15
     hue_frac: float = 0.3
+    blob_frac: float = 0.35  # scenes in which one thing is replaced by a blob of its colour (labelled "nothing")
     seed: int = 0
     threads: int = 2
     log_every: int = 50
@@ -61,9 +62,43 @@ def entity_color(e) -> int:
     return COLOR_NAMES.index(c) + 1 if c in COLOR_NAMES else 0
 
 
+BLOB_KINDS = ("hull", "ellipse", "blur", "smear")
+
+
+def blob_scene(plan, sc, rng: random.Random, seed: int):
+    """The scene with one thing (drawn by the world, carrying no text) replaced by a blob of its colour, area
+    and place without its silhouette, with random strength: (image H x W x 3 float, the thing's index) or None.
+    What a weak generator draws; the critic must not pass it as the thing (issue 11)."""
+    from thinkdraw.pixels import FAITHFUL_IOU, FAITHFUL_SHARE, blob_layer
+    from thinkdraw.world.render import DRAWERS
+
+    cands = [i for i, e in enumerate(plan.entities) if e.category in DRAWERS and e.box is not None
+             and not any(t.on == e.id for t in plan.texts) and (sc.instance == i + 1).sum() >= 30]
+    if not cands:
+        return None
+    i = rng.choice(cands)
+    e = plan.entities[i]
+    mask = sc.instance == i + 1
+    H, W = mask.shape
+    short = max(2.0, min((e.box[2] - e.box[0]) * W, (e.box[3] - e.box[1]) * H))
+    img = np.asarray(sc.image, np.float32)
+    kind = rng.choice(BLOB_KINDS)
+    alpha, rgb, share = blob_layer(img, mask, short, kind, sigma=rng.uniform(0.08, 0.25), radius=rng.uniform(0.1, 0.3))
+    new = alpha >= 0.5
+    if (new & mask).sum() / max(1, (new | mask).sum()) >= FAITHFUL_IOU and share >= FAITHFUL_SHARE:
+        return None  # the blob is the thing itself (a disc, a square)
+    rest = plan.model_copy(deep=True)
+    rest.relations, rest.texts = [], [t for t in rest.texts if t.on != e.id]
+    rest.entities = [x for x in rest.entities if x.id != e.id]
+    base = np.asarray(render_scene(rest, seed=seed).image, np.float32)
+    return base * (1.0 - alpha[..., None]) + rgb * alpha[..., None], i
+
+
 def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac: float, hue_frac: float,
-                augmented: bool = True) -> list[tuple[np.ndarray, int, int]]:
-    """Labelled crops of one sampled scene: [(size x size x 3 uint8, category 0..26, colour 0..11 or -100)]."""
+                augmented: bool = True, blob_frac: float = 0.0) -> list[tuple[np.ndarray, int, int]]:
+    """Labelled crops of one sampled scene: [(size x size x 3 uint8, category 0..26, colour 0..11 or -100)].
+    With probability ``blob_frac`` one thing is replaced by a blob (see ``blob_scene``): its crop is labelled
+    "nothing" (no thing of any kind stands there) with the blob's colour."""
     task = "text" if rng.random() < text_frac else None
     for _ in range(4):
         _, plan, _ = sample_spec(rng, split, task=task)
@@ -71,7 +106,13 @@ def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac
         if not res.unsatisfied:
             break
     plan = res.plan
-    sc = render_scene(plan, seed=rng.getrandbits(31))
+    rseed = rng.getrandbits(31)
+    sc = render_scene(plan, seed=rseed)
+    blob = blob_scene(plan, sc, rng, rseed) if blob_frac and rng.random() < blob_frac else None
+    if blob is not None:
+        from PIL import Image
+
+        sc.image = Image.fromarray(np.clip(np.rint(blob[0]), 0, 255).astype(np.uint8), "RGB")
     img, hue = augment_image(sc.image, rng, hue_frac) if augmented else (np.asarray(sc.image), False)
     img = img.astype(np.uint8)
     inst = sc.instance.astype(np.int64)
@@ -86,8 +127,8 @@ def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac
         counts[0] = 0
         if counts[i + 1] == 0 or counts[i + 1] < 0.5 * counts.max():
             continue  # mostly hidden behind something else: its box shows another thing
-        out.append((crop_square(img, e.box, size, pad, jit), CATEGORY_NAMES.index(e.category) + 1,
-                    -100 if hue else entity_color(e)))
+        label = 0 if blob is not None and blob[1] == i else CATEGORY_NAMES.index(e.category) + 1
+        out.append((crop_square(img, e.box, size, pad, jit), label, -100 if hue else entity_color(e)))
     for _ in range(10):  # an empty spot: "nothing"
         s = rng.uniform(0.08, 0.35)
         x, y = rng.uniform(0, 1 - s), rng.uniform(0, 1 - s)
@@ -108,7 +149,8 @@ def build_data(cfg: VerifierTrainConfig, vc: VerifierConfig, split: str, n: int,
             t0 = time.perf_counter()
             rng = random.Random(f"verifier/{tag}/{cfg.seed}/{k}")
             items = [it for _ in range(min(cfg.chunk, n - k * cfg.chunk))
-                     for it in scene_crops(rng, split, vc.size, vc.pad, cfg.text_frac, cfg.hue_frac)]
+                     for it in scene_crops(rng, split, vc.size, vc.pad, cfg.text_frac, cfg.hue_frac,
+                                           blob_frac=cfg.blob_frac)]
             tmp = path.with_name(path.name + ".tmp.npz")
             np.savez_compressed(tmp, x=np.stack([i[0] for i in items]), cat=np.array([i[1] for i in items]),
                                 col=np.array([i[2] for i in items]))

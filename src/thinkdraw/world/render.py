@@ -149,6 +149,18 @@ class Pen:
         self._c.pieslice(b, start, end, fill=fill)
         self._a.pieslice(b, start, end, fill=255)
 
+    def text(self, b: BoxF, content: str, color: RGB) -> None:
+        """``content`` centred in ``b`` at the largest size that fits its inner 80%."""
+        w, h = (b[2] - b[0]) * 0.8, (b[3] - b[1]) * 0.8
+        size = max(4, int(min(h * 0.5, w / max(1, len(content)) * 1.6)))
+        while size > 4 and (text_extent(content, size)[0] > w or text_extent(content, size)[1] > h):
+            size -= 1
+        bx0, by0, bx1, by1 = text_bbox(content, size)
+        pos = ((b[0] + b[2]) / 2 - (bx0 + bx1) / 2, (b[1] + b[3]) / 2 - (by0 + by1) / 2)
+        font = load_font(size)
+        self._c.text(pos, content, font=font, fill=color)
+        self._a.text(pos, content, font=font, fill=255)
+
     def blob(self, ellipses: list[BoxF], fill: RGB, outline: RGB) -> None:
         """A union of ellipses with one outline around the whole."""
         for e in ellipses:
@@ -690,6 +702,13 @@ def draw_unknown(p: Pen, b: BoxF, c: RGB | None, r: np.random.Generator) -> None
         p.arc(box, s + 20, s + 70, gray, p.lw)
 
 
+def draw_placeholder(p: Pen, b: BoxF, c: RGB | None, r: np.random.Generator, noun: str) -> None:
+    """What a renderer that cannot draw ``noun`` draws in its box: the dashed placeholder, labelled with the
+    noun, so that it reads as "not drawn" rather than as a mistake."""
+    draw_unknown(p, b, c, r)
+    p.text(b, noun[:24], (90, 90, 90))
+
+
 Drawer = Callable[[Pen, BoxF, RGB, np.random.Generator], None]
 DRAWERS: dict[str, Drawer] = {
     "circle": draw_circle, "square": draw_square, "triangle": draw_triangle, "star": draw_star,
@@ -927,6 +946,20 @@ def _cast_shadow(canvas: np.ndarray, cov: np.ndarray, x0: int, y0: int, directio
     canvas[cy0:cy1, cx0:cx1] *= (1.0 - s)[..., None]
 
 
+cast_shadow = _cast_shadow  # public names for renderers that compose their own things (draw/builtin.py)
+light_ramp = _light_ramp
+
+
+def draw_texts(canvas: np.ndarray, plan: ScenePlan) -> np.ndarray:
+    """Stamp the plan's text blocks into ``canvas`` (HxWx3 float32, in place) exactly as render_scene does
+    (same fit, position and halo); returns the glyph mask."""
+    h, w, _ = canvas.shape
+    category, text_mask = np.zeros((h, w), np.uint8), np.zeros((h, w), bool)
+    for t in plan.texts:
+        _draw_text(canvas, category, text_mask, t, _text_box(t, plan))
+    return text_mask
+
+
 def _resolve_size(plan: ScenePlan, size: int | tuple[int, int] | None) -> tuple[int, int]:
     if size is None:
         return plan.canvas.width, plan.canvas.height
@@ -970,7 +1003,7 @@ def render_scene(plan: ScenePlan, size: int | tuple[int, int] | None = None, see
             DRAWERS[e.category](pen, local, jitter(entity_color(e), rng), rng)
             cid = CATEGORY_IDS[e.category]
         else:
-            draw_unknown(pen, local, resolve_color(e.attributes.color), rng)
+            draw_placeholder(pen, local, resolve_color(e.attributes.color), rng, e.noun)
             cid = CATEGORY_IDS["unknown"]
         rgb = np.asarray(pen.rgb.reduce(ss), np.float32)
         cov = np.asarray(pen.cov.reduce(ss), np.float32) / 255.0

@@ -1,0 +1,142 @@
+"""The builtin renderer: things drawn one per box by the thing generator, composed over a background."""
+
+import numpy as np
+import pytest
+import torch
+
+from thinkdraw.plan.schema import Attributes, Entity, ScenePlan, TextBlock
+
+
+@pytest.fixture(scope="module")
+def tiny_things(tiny_renderer):
+    from thinkdraw.draw.builtin import BuiltinRenderer
+    from thinkdraw.models.things import ThingConfig, ThingNet
+
+    torch.manual_seed(0)
+    net = ThingNet(ThingConfig(size=16, ch=(8, 8, 8), cond_dim=16, cat_emb=8)).eval()
+    with torch.no_grad():
+        net.out[-1].weight.normal_(0, 0.2)
+        net.out[-1].bias.copy_(torch.tensor([0.0, 0.0, 0.0, 1.5]))  # opaque things: a visible matte
+    return BuiltinRenderer(steps=2, things=net, scene=tiny_renderer)
+
+
+def _plan(**kw) -> ScenePlan:
+    ents = [Entity(id="a", noun="apple", category="apple", attributes=Attributes(color="red"), box=(0.1, 0.5, 0.4, 0.8)),
+            Entity(id="b", noun="cup", category="cup", attributes=Attributes(color="blue"), box=(0.5, 0.5, 0.8, 0.8), z=1)]
+    return ScenePlan(prompt="a red apple and a blue cup", entities=ents, **kw)
+
+
+def test_things_are_drawn_inside_their_boxes_deterministically(tiny_things):
+    plan = _plan()
+    r1, r2 = tiny_things.draw(plan, seed=3), tiny_things.draw(plan, seed=3)
+    assert r1.image.size == (256, 256) and r1.image.tobytes() == r2.image.tobytes()
+    assert r1.info["things"] == 2
+    inst = r1.instance_mask
+    for i, e in enumerate(plan.entities):
+        ys, xs = np.nonzero(inst == i + 1)
+        assert len(ys) > 0
+        x0, y0, x1, y1 = (np.array(e.box) * 256).round()
+        assert xs.min() >= x0 - 1 and xs.max() <= x1 and ys.min() >= y0 - 1 and ys.max() <= y1
+    assert tiny_things.draw(plan, seed=4).image.tobytes() != r1.image.tobytes()
+
+
+def test_a_thing_looks_the_same_whatever_else_is_planned(tiny_things):
+    """Each thing's noise comes from the seed and its own id: adding a thing does not redraw the others."""
+    plan = _plan()
+    one = plan.model_copy(update={"entities": plan.entities[:1]})
+    a = np.asarray(tiny_things.draw(plan, seed=1).image)
+    b = np.asarray(tiny_things.draw(one, seed=1).image)
+    x0, y0, x1, y1 = (np.array(plan.entities[0].box) * 256).astype(int)
+    # the apple's pixels (left of the cup and its shadow) are identical
+    assert np.array_equal(a[y0 + 4:y1 - 4, x0 + 4:x1 - 8], b[y0 + 4:y1 - 4, x0 + 4:x1 - 8])
+
+
+def test_masked_redraw_keeps_every_pixel_outside_the_mask(tiny_things):
+    plan = _plan()
+    base = tiny_things.draw(plan, seed=0).image
+    m = np.zeros((256, 256), bool)
+    m[120:210, 120:210] = True
+    out = tiny_things.draw(plan, seed=9, mask=m, init=base)
+    a, b = np.asarray(base), np.asarray(out.image)
+    assert np.array_equal(a[~m], b[~m]) and not np.array_equal(a[m], b[m])
+    assert out.info["things"] == 1  # only the cup touches the mask: only it is sampled
+
+
+def test_text_is_stamped_letter_exact_and_unknown_things_are_labelled_placeholders(tiny_things):
+    from thinkdraw.world.render import render_glyphs
+
+    plan = _plan(texts=[TextBlock(id="t0", content="OPEN", box=(0.1, 0.05, 0.9, 0.3), color="black")])
+    plan.entities.append(Entity(id="c", noun="giraffe", category=None, box=(0.55, 0.1, 0.95, 0.45), z=2))
+    res = tiny_things.draw(plan, seed=0)
+    arr = np.asarray(res.image).astype(int)
+    glyph = render_glyphs(plan)[..., 0] > 0.9
+    assert glyph.sum() > 100 and arr[glyph].max() < 60  # black letters where the font puts them
+    assert res.info["things"] == 2  # the giraffe is not sampled: a placeholder is drawn instead
+    inst = res.instance_mask
+    assert (inst == 3).sum() > 0.5 * (0.4 * 256) ** 2
+
+
+def test_direct_mode_reads_nouns_only():
+    from thinkdraw.draw.builtin import direct_plan
+    from thinkdraw.plan.schema import Canvas
+
+    p = direct_plan("three red balloons above a green house at night", 0, Canvas())
+    assert [(e.category, e.attributes.color) for e in p.entities] == [("balloon", "red"), ("house", "green")]
+    assert p.background.time == "night" and not p.texts
+    assert direct_plan("two blue stars", 0, Canvas()).background.kind == "plain"
+
+
+def test_errors_are_clear(tiny_things):
+    with pytest.raises(ValueError, match="mode"):
+        tiny_things.draw(_plan(), mode="sideways")
+    with pytest.raises(ValueError, match="both mask and init"):
+        tiny_things.draw(_plan(), mask=np.zeros((256, 256), bool))
+    with pytest.raises(ValueError, match="unplaced"):
+        tiny_things.draw(ScenePlan(entities=[Entity(id="x", noun="cup", category="cup")]))
+
+
+def test_things_training_script_runs_resumes_and_draws_its_grid(tmp_path):
+    import json
+
+    from thinkdraw.train.things import ThingTrainConfig, train
+
+    out = tmp_path / "things"
+    cfg = ThingTrainConfig(out=str(out), size=16, ch="8,8,8", crops=12, steps=2, batch=4, log_every=1, ckpt_every=1)
+    train(cfg, log=lambda *a: None)
+    cfg.steps = 3
+    train(cfg, resume=True, log=lambda *a: None)
+    log = json.loads((out / "train_log.json").read_text())
+    assert [r["step"] for r in log["records"]] == [1, 2, 3]
+    for name in ("things.safetensors", "loss_curve.png", "samples.png", "data.npz"):
+        assert (out / name).is_file(), name
+
+
+def test_thing_crops_are_the_worlds_drawing_stretched_to_a_square():
+    from thinkdraw.train.things import thing_crop
+    from thinkdraw.world.vocab import COLORS
+
+    rng = np.random.default_rng(0)
+    x = thing_crop("square", COLORS["blue"], 120.0, 60.0, 32, rng)
+    assert x.shape == (4, 32, 32) and x.dtype == np.uint8
+    assert x[3, 8:24, 8:24].min() == 255 and x[3].mean() > 200  # a square fills its stretched box
+    inner = x[:3, 10:22, 10:22].reshape(3, -1).mean(1)
+    assert inner[2] > 150 and inner[0] < 90  # blue
+
+
+def test_verifier_blob_scenes_replace_one_thing_by_a_blob_labelled_nothing():
+    import random
+
+    from thinkdraw.train.verifier import scene_crops
+
+    rng = random.Random(3)
+    items = [it for _ in range(12) for it in scene_crops(rng, "train", 32, 0.25, 0.0, 0.0, augmented=False,
+                                                         blob_frac=1.0)]
+    labels = [it[1] for it in items]
+    # each scene gives one empty spot at most; blobs add "nothing" crops that carry a colour
+    assert sum(1 for it in items if it[1] == 0 and it[2] > 0) >= 3 and any(lab > 0 for lab in labels)
+
+
+def test_the_former_whole_scene_renderer_stays_available_by_name():
+    from thinkdraw.draw.base import renderer_names
+
+    assert {"builtin", "scene", "sketch"} <= set(renderer_names())
