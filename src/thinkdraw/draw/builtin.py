@@ -177,17 +177,15 @@ def _stretch(rgba: np.ndarray, ox: float, oy: float, bw: float, bh: float, w: in
 # ---------------------------------------------------------------------------------------------
 # direct mode: the prompt as a bag of words, no reasoning
 # ---------------------------------------------------------------------------------------------
-_SKYISH = {"sky"}
-
-
 def direct_plan(prompt: str, seed: int, canvas) -> ScenePlan:
     """What a generator with no reasoning makes of a prompt: each world noun it contains, once, coloured
-    by a colour word right before it (else its natural colour), at a seeded place its habitat suggests
-    (sky things high, ground things on the ground); background and time from the words that name them.
-    No counts, no relations, no binding across words, no text: those are what thinking adds."""
+    by a colour word right before it (else its natural colour), where the world's priors put such a thing
+    (the layout solver with no relations: its habitat, its typical size, gravity), over the background and
+    time its words name (else the setting such things come in). No counts, no relations, no binding across words, no text: those are what
+    thinking adds."""
+    from thinkdraw.world.layout import solve_layout
     from thinkdraw.world.vocab import (
         BACKGROUND_WORDS,
-        BACKGROUNDS,
         CATEGORIES,
         CATEGORY_SYNONYMS,
         COLOR_SYNONYMS,
@@ -199,32 +197,22 @@ def direct_plan(prompt: str, seed: int, canvas) -> ScenePlan:
     nouns = {c: c for c in CATEGORIES} | {c.plural or c.name + "s": c.name for c in CATEGORIES.values()}
     nouns |= CATEGORY_SYNONYMS | {s + "s": c for s, c in CATEGORY_SYNONYMS.items()}
     nouns |= {c.name + "es": c.name for c in CATEGORIES.values()}
-    rng = np.random.default_rng([int(seed) % 2**32, 5])
     named = [nouns[w] for w in words if w in nouns]
-    shapes_only = bool(named) and all(CATEGORIES[c].habitat == "free" for c in named)
-    kind = next((BACKGROUND_WORDS[w] for w in words if w in BACKGROUND_WORDS), "plain" if shapes_only else "grass")
-    time = next((TIME_WORDS[w] for w in words if w in TIME_WORDS), "day")
-    horizon = BACKGROUNDS[kind].horizon
+    habs = {CATEGORIES[c].habitat for c in named}
+    # the setting a generator learns to go with its things (fish with water, a cup on a table top) when the
+    # words name none
+    prior = ("sea" if habs & {"water", "surface"} else "wall" if "table" in named else
+             "grass" if "ground" in habs else "sky" if "sky" in habs and habs <= {"sky", "free"} else
+             "table" if habs == {"table"} else "plain")
+    kind = next((BACKGROUND_WORDS[w] for w in words if w in BACKGROUND_WORDS), prior)
+    time = next((TIME_WORDS[w] for w in words if w in TIME_WORDS), "night" if "moon" in named else "day")
     ents: list[Entity] = []
     for k, w in enumerate(words):
         cat = nouns.get(w)
         if cat is None or len(ents) >= 8:
             continue
         prev = COLOR_SYNONYMS.get(words[k - 1], words[k - 1]) if k else ""
-        color = prev if prev in COLORS else None
-        c = CATEGORIES[cat]
-        bw = c.width * rng.uniform(0.8, 1.1)
-        bh = min(0.9, bw * c.aspect)
-        x0 = rng.uniform(0.02, max(0.03, 0.98 - bw))
-        if c.habitat == "sky":
-            y0 = rng.uniform(0.03, max(0.04, horizon * 0.6 - bh * 0.5))
-        elif c.habitat == "free":
-            y0 = rng.uniform(0.05, max(0.06, 0.95 - bh))
-        elif c.habitat == "water":
-            y0 = rng.uniform(min(0.9, horizon + 0.05), max(horizon + 0.06, 0.97 - bh))
-        else:  # standing on the ground line, a little in front of it
-            y0 = min(0.99 - bh, max(0.02, horizon - bh + rng.uniform(0.02, 0.25)))
-        box = (float(x0), float(y0), float(min(1.0, x0 + bw)), float(min(1.0, y0 + bh)))
-        ents.append(Entity(id=f"d{len(ents)}", noun=cat, category=cat, attributes=Attributes(color=color),
-                           box=box, z=len(ents)))
-    return ScenePlan(prompt=prompt, canvas=canvas, background=Background(kind=kind, time=time), entities=ents)
+        ents.append(Entity(id=f"d{len(ents)}", noun=cat, category=cat,
+                           attributes=Attributes(color=prev if prev in COLORS else None)))
+    plan = ScenePlan(prompt=prompt, canvas=canvas, background=Background(kind=kind, time=time), entities=ents)
+    return solve_layout(plan, seed=int(seed)).plan
