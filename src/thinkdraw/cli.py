@@ -218,7 +218,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
         check_target(Path(target), overwrite)
     settings, planner = _backends(a)
     try:
-        engine = Engine(planner=planner, renderer=settings.renderer, critic=_critic(settings), max_rounds=a.rounds,
+        a.renderer = settings.renderer
+        engine = Engine(planner=planner, renderer=_renderer(a), critic=_critic(settings), max_rounds=a.rounds,
                         bands=a.bands, weights=a.weights)
         result = engine.generate(a.prompt, seed=a.seed, mode=a.mode, size=a.size,
                                  progress=_progress(f"drawing ({engine.renderer.name}, {a.mode})"))
@@ -428,7 +429,7 @@ def cmd_edit(a: argparse.Namespace) -> int:
         image_format(target)
         check_target(Path(target), overwrite)
     try:
-        engine = Engine(renderer=a.renderer, max_rounds=a.rounds, weights=a.weights)
+        engine = Engine(renderer=_renderer(a), max_rounds=a.rounds, weights=a.weights)
         result = engine.edit(images[0] if len(images) == 1 else list(images), instruction, seed=a.seed, mode=a.mode,
                              progress=_progress(f"editing ({engine.renderer.name}, {a.mode})"))
     except (UnknownBackendError, WeightsError) as e:
@@ -490,6 +491,15 @@ def _print_turn(out, a: argparse.Namespace, store) -> None:
     if getattr(a, "verbose", False):
         print(out.result.reasoning.render() if out.result is not None else t.reasoning.render())
     print(f"image: {t.image_path}")
+
+
+def _renderer(a: argparse.Namespace):
+    """--renderer with its --model: a name the Engine builds, or the diffusers renderer (its model) built here."""
+    if getattr(a, "model", None) is None and a.renderer != "diffusers":
+        return a.renderer
+    from thinkdraw.draw.base import get_renderer
+
+    return get_renderer(a.renderer, weights=a.weights, model=getattr(a, "model", None))
 
 
 def _session_engine(a: argparse.Namespace, renderer: str):
@@ -881,6 +891,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="thinkdraw", description="Reasoning-first image generation: think, plan, draw, reflect.")
     p.add_argument("--version", action="version", version=f"thinkdraw {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    model_help = ("diffusers renderer: a local diffusers pipeline folder (SD 1.x/2.x, SDXL; default "
+                  "$THINKDRAW_DIFFUSERS_MODEL); never downloaded (docs/diffusers.md)")
     weights_help = ("a weights folder (from thinkdraw train ... --export) for the models it holds; the others "
                     "are the bundled ones (default: $THINKDRAW_WEIGHTS, else the bundled weights)")
 
@@ -904,8 +916,9 @@ def build_parser() -> argparse.ArgumentParser:
                          f"never overwritten)")
     sg.add_argument("--force", action="store_true", help="overwrite an existing --output file")
     sg.add_argument("--renderer", default=None, help="renderer backend: builtin (the bundled models, a thing per box; "
-                    "default unless the config names another), sketch (exact plan raster) or scene (the former "
-                    "whole-scene generator, to compare)")
+                    "default unless the config names another), sketch (exact plan raster), scene (the former "
+                    "whole-scene generator, to compare) or diffusers (a Stable Diffusion checkpoint: --model)")
+    sg.add_argument("--model", metavar="DIR", default=None, help=model_help)
     sg.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
                     help="reflect: think, draw, let the critic check the image against the plan and "
                          "redraw only the failed regions; think: plan, then draw once; direct: draw from the "
@@ -917,7 +930,8 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("-v", "--verbose", action="store_true", help="print the reasoning, reflections included")
     sg.add_argument("--seed", type=int, default=0, help="seed of every random draw (same seed, same image)")
     sg.add_argument("--size", type=_int_in(MIN_SIZE, MAX_SIZE), default=None,
-                    help="square canvas in pixels, sketch renderer only (builtin draws 256 px)")
+                    help="square canvas in pixels, sketch and diffusers renderers (builtin draws 256 px; diffusers "
+                         "defaults to its model's size)")
     sg.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     _backend_args(sg, critic=True)
     sg.set_defaults(func=cmd_generate)
@@ -1002,7 +1016,8 @@ def build_parser() -> argparse.ArgumentParser:
         sd.add_argument("--mode", choices=("think", "reflect"), default=DEFAULT_MODE,
                         help="reflect: after the edit the critic checks the new plan and failures are redrawn, only "
                              "inside the edit's regions; think: draw the edit once")
-        sd.add_argument("--renderer", default="builtin", help="renderer backend: builtin, sketch or scene")
+        sd.add_argument("--renderer", default="builtin", help="renderer backend: builtin, sketch, scene or diffusers")
+        sd.add_argument("--model", metavar="DIR", default=None, help=model_help)
         sd.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
         sd.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
         sd.add_argument("--seed", type=int, default=None, help="seed of the redraw (default: the image's own seed)")

@@ -190,6 +190,7 @@ class Engine:
             reasoning, plan = self.planner.plan(prompt, seed=seed)
         else:
             reasoning, plan = Reasoning(), ScenePlan(prompt=" ".join(prompt.split()))
+        size = size if size is not None else getattr(self.renderer, "default_size", None)  # diffusers: the model's
         if size is not None:
             self._set_size(plan, size)
         r = self.render(plan, reasoning, seed=seed, mode=mode, progress=progress)

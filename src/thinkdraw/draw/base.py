@@ -55,11 +55,22 @@ def register_renderer(name: str, factory: Callable[..., Renderer]) -> None:
     _RENDERERS[name] = factory
 
 
-def get_renderer(name: str, weights: str | None = None) -> Renderer:
+def get_renderer(name: str, weights: str | None = None, **options) -> Renderer:
+    """``options`` (such as ``model=`` for diffusers) go to the factory; a renderer that takes none refuses them."""
     _load_builtin()
     if name not in _RENDERERS:
         raise UnknownBackendError(f"unknown renderer {name!r}; available: {', '.join(sorted(_RENDERERS))}")
-    return _RENDERERS[name](weights=weights)
+    options = {k: v for k, v in options.items() if v is not None}
+    if options:
+        import inspect
+
+        params = inspect.signature(_RENDERERS[name]).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            bad = [k for k in options if k not in params]
+            if bad:
+                raise UnknownBackendError(f"the {name} renderer takes no {', '.join(bad)} (--model is for "
+                                          f"--renderer diffusers)")
+    return _RENDERERS[name](weights=weights, **options)
 
 
 def renderer_names() -> list[str]:
@@ -86,3 +97,12 @@ def _load_builtin() -> None:
             return SceneRenderer(weights=weights)
 
         register_renderer("scene", _scene)  # the former builtin: the whole scene at once (blobs), for comparison
+
+    if "diffusers" not in _RENDERERS:
+        def _diffusers(weights: str | None = None, model: str | None = None, **options) -> Renderer:
+            # the diffusers extra is imported here only, when this renderer is asked for
+            from thinkdraw.draw.diffusers_renderer import DiffusersRenderer
+
+            return DiffusersRenderer(model=model, **options)
+
+        register_renderer("diffusers", _diffusers)
