@@ -6,7 +6,9 @@ Data: world scenes from the sampler (train split), augmented like the segmenter'
 jitter, and a global hue rotation for ``hue_frac`` of the scenes, whose colour labels are then ignored).
 From each scene: one crop per planned entity around its planned box, with a small random shift and scale
 (labelled with the entity's category and colour when that entity owns most of the crop's object pixels),
-and one crop of an empty spot (labelled "nothing"). Crops are generated once into OUT/data-*.npz chunks
+and one crop of an empty spot (labelled "nothing"). In ``blob_frac`` of the scenes one thing is replaced by a
+blob of its own colour, area and place (hull, ellipse, blur or smear of it, at random strength), and its box is
+labelled "nothing" too: what a weak generator draws is not the thing (docs/reflect.md). Crops are generated once into OUT/data-*.npz chunks
 (a crash keeps finished chunks), then trained on for several epochs with left-right flips. Validation: the
 same crops from held-out scenes, accuracy in the log after every checkpoint.
 """
