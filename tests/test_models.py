@@ -174,7 +174,7 @@ def test_bundled_weights_are_small_safetensors_and_draw():
 
     total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.safetensors"))
     assert TOKENIZER_FILE.is_file() and GENERATOR_FILE.is_file() and total <= 40 * 2**20
-    for name in ("tokenizer", "generator", "critic", "verifier", "things"):  # the training log and curve sit next to them
+    for name in ("tokenizer", "generator", "critic", "verifier", "things", "describer"):  # the training log and curve sit next to them
         assert (WEIGHTS_DIR / f"{name}.train_log.json").is_file() and (WEIGHTS_DIR / f"{name}.loss_curve.png").is_file()
     from thinkdraw.draw.builtin import BuiltinRenderer
 

@@ -41,7 +41,8 @@ def model_file(name: str, path: str | Path | None = None, folder: str | Path | N
 def _load(kind: str, path: Path):
     model_cls, cfg_cls = {"tokenizer": (AutoEncoder, AEConfig), "generator": (Generator, GenConfig),
                           "critic": (Segmenter, SegConfig), "verifier": (BoxVerifier, VerifierConfig),
-                          "reader": (TextReader, ReaderConfig), "things": (ThingNet, ThingConfig)}[kind]
+                          "reader": (TextReader, ReaderConfig), "things": (ThingNet, ThingConfig),
+                          "describer": (BoxVerifier, VerifierConfig)}[kind]
     sd, meta = read_weights(path)
     return load_into(model_cls(_cfg(cfg_cls, meta["config"])), sd, path)
 
@@ -64,6 +65,11 @@ def load_verifier(path: str | Path | None = None, folder: str | Path | None = No
 
 def load_reader(path: str | Path | None = None, folder: str | Path | None = None) -> TextReader:
     return _load("reader", model_file("reader", path, folder))
+
+
+def load_describer_verifier(path: str | Path | None = None, folder: str | Path | None = None) -> BoxVerifier:
+    """describe's box verifier: one trained without blob negatives (docs/edit.md says why)."""
+    return _load("describer", model_file("describer", path, folder))
 
 
 def load_things(path: str | Path | None = None, folder: str | Path | None = None) -> ThingNet:
