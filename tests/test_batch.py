@@ -147,12 +147,12 @@ def test_a_real_run_killed_with_sigkill_resumes_without_redoing(tmp_path):
     env = {**os.environ, "CI": "1"}
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     log = out / "results.jsonl"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # generous: the 2-core machine may be shared
     while time.monotonic() < deadline and p.poll() is None:
-        if log.is_file() and log.read_text().count("\n") >= 3:
+        if log.is_file() and log.read_text().count("\n") >= 2:
             break
         time.sleep(0.05)
-    assert p.poll() is None, "the run ended before it could be killed"
+    assert p.poll() is None, f"the run ended before it could be killed: {p.stderr.read().decode()[-2000:]}"
     workers = _children(p.pid)
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
@@ -162,10 +162,10 @@ def test_a_real_run_killed_with_sigkill_resumes_without_redoing(tmp_path):
     assert not [w for w in workers if Path(f"/proc/{w}").exists()], "workers outlived their killed parent"
 
     before = load_records(out)
-    assert 3 <= len(before) < len(prompts)
+    assert 2 <= len(before) < len(prompts), p.stderr.read().decode()[-2000:]
     for r in before.values():  # whatever is recorded is whole
         assert read_image_meta(out / r.path)["prompt"] == r.prompt
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     assert f"{len(prompts) - len(before)} drawn, {len(before)} already done" in r.stdout
     lines = [json.loads(x) for x in log.read_text().splitlines()]

@@ -85,8 +85,8 @@ def run_ray(task, items: list, on_result: Callable[[Any, Any], None], address: s
         ds = ray.data.from_items([{"k": k, "item": pickle.dumps(it)} for k, it in enumerate(items)],
                                  override_num_blocks=max(1, min(len(items), 4 * actors)))
         ds = ds.map_batches(_Actor, fn_constructor_kwargs={"task_bytes": pickle.dumps(task), "threads": threads},
-                            batch_size=batch_size, concurrency=actors, num_cpus=num_cpus, num_gpus=num_gpus or None,
-                            batch_format="numpy")
+                            batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=actors),
+                            num_cpus=num_cpus, num_gpus=num_gpus or None, batch_format="numpy")
         for row in ds.iter_rows():
             on_result(items[int(row["k"])], pickle.loads(bytes(row["result"])))
     finally:
