@@ -4,6 +4,7 @@
     thinkdraw plan --batch FILE [-o OUT]                  one prompt per line -> one JSON object per line
     thinkdraw generate PROMPT [-o out.png] [--mode M]     think, draw, reflect (default); the image carries its plan
     thinkdraw eval [--n 300] [--modes ...] [--out DIR]    GenEval-style suite: JSON, Markdown table, bar chart
+    thinkdraw batch PROMPTS.txt --out DIR [--workers N]   one PNG + one results.jsonl line per prompt; resumable
     thinkdraw inspect out.png [--json]                    what an image written by thinkdraw carries
     thinkdraw edit IN.png "make the car blue" [-o OUT]    edit by instruction; only the edit's regions are redrawn
     thinkdraw edit A.png B.png "the boat from image 1 ..."  combine several images (also: thinkdraw compose)
@@ -372,11 +373,18 @@ def cmd_eval(a: argparse.Namespace) -> int:
     def progress(mode: str, done: int, total: int) -> None:
         bars.setdefault(mode, _progress(f"eval {mode:>11}"))(done, total)
 
+    from thinkdraw.batch import PoolError
+    from thinkdraw.batch.ray_backend import RayMissing
+
+    ray = None if a.ray is None else {"address": a.ray or None, "actors": a.ray_actors or a.workers,
+                                      "num_cpus": a.num_cpus, "num_gpus": a.num_gpus}
     try:
         report = run_eval(out, modes=modes, n=a.n, seed=a.seed, progress=progress, categories=cats,
-                          save_images=a.save_images, weights=a.weights)
+                          save_images=a.save_images, weights=a.weights, workers=a.workers, threads=a.threads, ray=ray)
     except WeightsError as e:
         raise CLIError(str(e)) from e
+    except (PoolError, RayMissing) as e:
+        raise CLIError(_one_line(e)) from e
     print(markdown(report, cats))
     print(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")
     return 0
@@ -398,6 +406,25 @@ def cmd_eval_edit(a: argparse.Namespace) -> int:
         raise CLIError(_one_line(e)) from e
     print(markdown(report))
     print(f"wrote {out / 'report.json'}, {out / 'report.md'}, {out / 'report.png'}")
+    return 0
+
+
+def cmd_batch(a: argparse.Namespace) -> int:
+    from thinkdraw.batch import BatchSettings, PoolError, read_prompts, run_batch
+    from thinkdraw.batch.ray_backend import RayMissing
+
+    items = read_prompts(a.prompts, seed=a.seed, mode=a.mode)
+    settings = BatchSettings(renderer=a.renderer, rounds=a.rounds, bands=a.bands, weights=a.weights, size=a.size)
+    ray = None if a.ray is None else {"address": a.ray or None, "actors": a.ray_actors or a.workers,
+                                      "num_cpus": a.num_cpus, "num_gpus": a.num_gpus}
+    try:
+        s = run_batch(items, a.out, settings, workers=a.workers, threads=a.threads, ray=ray,
+                      progress=_progress(f"batch ({a.mode})"))
+    except (PoolError, RayMissing) as e:
+        raise CLIError(_one_line(e)) from e
+    failed = f", {s.failed} failed (see their 'error')" if s.failed else ""
+    print(f"{s.drawn} drawn, {s.reused} already done{failed}, of {s.total} "
+          f"prompts in {s.seconds:.1f} s ({s.images_per_s:.2f} images/s); results in {Path(a.out) / 'results.jsonl'}")
     return 0
 
 
@@ -852,6 +879,20 @@ def _int_in(lo: int, hi: int | None = None):
     return parse
 
 
+def _scale_options(q: argparse.ArgumentParser) -> None:
+    """--workers, --threads and --ray for the commands that run many images (batch, eval; docs/scale.md)."""
+    q.add_argument("--workers", type=_int_in(1, 256), default=1, help="worker processes, each loading the models once")
+    q.add_argument("--threads", type=_int_in(1, 256), default=1,
+                   help="torch threads per worker (an image's bits depend on it, never on --workers)")
+    q.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="run on Ray (pip install -e \".[ray]\"): no ADDRESS starts a local Ray; 'auto' or "
+                        "ray://HOST:PORT joins a cluster (write it as --ray=ADDRESS)")
+    q.add_argument("--ray-actors", type=_int_in(1, 100000), default=None, metavar="N",
+                   help="Ray: actors, one engine each (none given: as many as --workers)")
+    q.add_argument("--num-cpus", type=float, default=1.0, help="Ray: CPUs per actor")
+    q.add_argument("--num-gpus", type=float, default=0.0, help="Ray: GPUs per actor")
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors as one line (``thinkdraw: error: ...``) and exit code 2."""
 
@@ -982,6 +1023,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--save-images", type=_int_in(0), default=0, metavar="K", help="keep the first K images per mode")
     se.add_argument("--fresh", action="store_true", help="ignore results.jsonl from an earlier run in --out")
     se.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
+    _scale_options(se)
     se.set_defaults(func=cmd_eval)
 
     sx = sub.add_parser("eval-edit", help="edit benchmark: multi-turn edits of held-out world scenes, judged against "
@@ -996,6 +1038,22 @@ def build_parser() -> argparse.ArgumentParser:
     sx.add_argument("--renderer", choices=("builtin", "sketch", "scene"), default="builtin", help="renderer that draws")
     sx.add_argument("--fresh", action="store_true", help="ignore results.jsonl from an earlier run in --out")
     sx.set_defaults(func=cmd_eval_edit)
+
+    sb = sub.add_parser("batch", help="many prompts: one PNG (carrying its plan) and one results.jsonl line per "
+                                      "prompt; killed and rerun, it resumes (docs/cli.md, docs/scale.md)",
+                        formatter_class=fmt)
+    sb.add_argument("prompts", metavar="PROMPTS", help="a .txt file (one prompt a line, '#' comments) or .jsonl "
+                                                       "(one {\"prompt\", \"seed\", \"mode\", \"name\"} a line)")
+    sb.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs, results.jsonl and batch.json")
+    sb.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="mode of a prompt that names none")
+    sb.add_argument("--seed", type=int, default=0, help="seed of a prompt that names none")
+    sb.add_argument("--renderer", default="builtin", help="renderer backend: builtin or sketch")
+    sb.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
+    sb.add_argument("--bands", type=_int_in(1, 8), default=3, help="interleaved: number of horizontal bands")
+    sb.add_argument("--size", type=_int_in(MIN_SIZE, MAX_SIZE), default=None, help="square canvas, sketch renderer")
+    sb.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
+    _scale_options(sb)
+    sb.set_defaults(func=cmd_batch)
 
     edit_parsers = []
     for name, helptext in (("edit", "edit an image by instruction (several images: combine them); only what "

@@ -12,8 +12,8 @@ own machinery and Tesseract, no learned model, so it is independent of the criti
 inside the loop. A prompt counts as correct when every one of its facts passes (GenEval's rule); a
 category's score is the share of its prompts that are correct; ``overall`` is the mean over categories.
 
-Outputs in ``out``: ``results.jsonl`` (one line per prompt and mode, appended as it goes: a crashed or
-interrupted run resumes where it stopped), ``report.json``, ``report.md`` (table) and ``report.png``
+Outputs in ``out``: ``results.jsonl`` (one line per prompt and mode, appended and fsynced as it goes: a
+crashed, interrupted or killed run resumes where it stopped; ``--workers N`` draws in N processes), ``report.json``, ``report.md`` (table) and ``report.png``
 (bar chart per category x mode, with the median latency of each mode).
 """
 
@@ -106,16 +106,18 @@ def eval_items(n: int, seed: int = 0, categories: tuple[str, ...] = EVAL_CATEGOR
 
 
 def _load_done(log: Path, items: list[EvalItem]) -> dict[tuple[int, str], EvalResult]:
-    """Results of an earlier run in ``log`` that belong to these prompts (a line cut by a crash is skipped)."""
+    """Results of an earlier run in ``log`` that belong to these prompts (a line cut by a crash is removed
+    from the file, so the next line is never glued onto it)."""
+    from thinkdraw.batch.journal import Journal
+
     done: dict[tuple[int, str], EvalResult] = {}
-    if log.is_file():
-        for line in log.read_text().splitlines():
-            try:
-                r = EvalResult.model_validate_json(line)
-            except ValueError:
-                continue
-            if r.index < len(items) and items[r.index].prompt == r.prompt:
-                done[(r.index, r.mode)] = r
+    for line in Journal(log).load():
+        try:
+            r = EvalResult.model_validate_json(line)
+        except ValueError:
+            continue
+        if r.index < len(items) and items[r.index].prompt == r.prompt:
+            done[(r.index, r.mode)] = r
     return done
 
 
@@ -127,18 +129,74 @@ def previous_results(out: str | Path, n: int, seed: int, categories: tuple[str, 
 WARMUP_PROMPT = "two red apples to the left of a blue cup and a sign that says OPEN"
 
 
+class EvalTask:
+    """One (prompt, mode) drawn and judged, in a batch worker (``thinkdraw.batch.pool``) or a Ray actor.
+    Each mode is warmed up ``warmup`` times in each worker before its first timed image."""
+
+    def __init__(self, engine=None, weights: str | None = None, warmup: int = 2, save_images: int = 0,
+                 out: str | None = None) -> None:
+        self.engine, self.weights, self.warmup = engine, weights, warmup
+        self.save_images, self.out = save_images, out
+        self.warm: set[str] = set()
+
+    def setup(self) -> None:
+        pass  # the engine is built on the first engine mode: a sketch-only eval never loads a model
+
+    def __call__(self, job: tuple[EvalItem, str]) -> EvalResult:
+        from thinkdraw.eval.fidelity import score_image
+        from thinkdraw.think import plan_prompt
+        from thinkdraw.world.render import render_scene
+
+        it, mode = job
+        if mode != "sketch" and mode not in self.warm:
+            if self.engine is None:
+                from thinkdraw.engine import Engine
+
+                self.engine = Engine(weights=self.weights)
+            for w in range(self.warmup):
+                self.engine.generate(WARMUP_PROMPT, seed=w, mode=mode)
+            self.warm.add(mode)
+        _, plan = plan_prompt(it.prompt, seed=it.seed)  # the reference plan
+        t = time.perf_counter()
+        rounds, timings = 0, {}
+        if mode == "sketch":
+            img = render_scene(plan, seed=it.seed).image
+        else:
+            res = self.engine.generate(it.prompt, seed=it.seed, mode=mode)
+            img, rounds, timings = res.image, len(res.rounds), res.timings
+        secs = time.perf_counter() - t
+        fid = score_image(img, plan, identity=True)
+        if self.save_images and it.index < self.save_images and self.out:
+            from thinkdraw.plan.pngmeta import write_image
+
+            write_image(img, Path(self.out) / "images" / f"{mode}-{it.index:03d}.png", plan, prompt=it.prompt,
+                        seed=it.seed, mode=mode)
+        return EvalResult(index=it.index, mode=mode, category=it.category, prompt=it.prompt,
+                          correct=all(x.passed for x in fid.facts if x.kind != "identity"),
+                          correct_identity=bool(fid.all_passed), seconds=secs, rounds=rounds,
+                          timings={k: round(v, 5) for k, v in timings.items()},
+                          facts=[{"kind": x.kind, "target": x.target, "passed": bool(x.passed), "detail": x.detail}
+                                 for x in fid.facts])
+
+
 def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "reflect", "sketch"), n: int = 300,
              seed: int = 0, engine=None, progress: Callable[[str, int, int], None] | None = None,
              categories: tuple[str, ...] = EVAL_CATEGORIES, save_images: int = 0,
-             weights: str | None = None, warmup: int = 2) -> EvalReport:
+             weights: str | None = None, warmup: int = 2, workers: int = 1, threads: int = 1,
+             ray: dict | None = None) -> EvalReport:
     """Run the suite; returns the report and writes results.jsonl, report.json/.md/.png into ``out``.
 
     Each mode is run ``warmup`` times on a fixed prompt before its first timed image (not scored, not
     timed): the first call of a process pays for lazy loading and allocator warm-up (measured: one image
-    of ~1 s among 300 of ~0.17 s moved a mean by 6x)."""
-    from thinkdraw.eval.fidelity import require_tesseract, score_image
-    from thinkdraw.think import plan_prompt
-    from thinkdraw.world.render import render_scene
+    of ~1 s among 300 of ~0.17 s moved a mean by 6x).
+
+    The batch machinery runs it (``thinkdraw.batch``): ``workers`` processes (or Ray actors with ``ray``,
+    see ``thinkdraw.batch.ray_backend.run_ray``), each with its own engine and ``threads`` torch threads; a
+    result line is on disk (flushed, fsynced) as soon as its image is judged, so a killed run resumes
+    where it stopped. The report is the same for any worker count: every image depends on its prompt, seed
+    and mode only (and ``threads``), and the report is summarised in prompt order."""
+    from thinkdraw.batch.journal import Journal
+    from thinkdraw.eval.fidelity import require_tesseract
 
     check_modes(modes)
     items = eval_items(n, seed, categories)
@@ -146,47 +204,33 @@ def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "refl
         require_tesseract()  # the judge reads text with Tesseract: say so now, not after an hour
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if save_images:
+        (out / "images").mkdir(exist_ok=True)
     log = out / "results.jsonl"
     done = _load_done(log, items)
-    if engine is None and any(m != "sketch" for m in modes):
-        from thinkdraw.engine import Engine
+    todo = [(it, mode) for mode in modes for it in items if (it.index, mode) not in done]
+    counts = {m: sum(1 for it in items if (it.index, m) in done) for m in modes}
+    if progress is not None:
+        for m in modes:
+            if counts[m]:
+                progress(m, counts[m], len(items))
+    task = EvalTask(engine=engine, weights=weights, warmup=warmup, save_images=save_images, out=str(out))
+    with Journal(log) as journal:
+        def commit(job: tuple[EvalItem, str], r: EvalResult) -> None:
+            journal.append(r.model_dump_json())
+            done[(r.index, r.mode)] = r
+            counts[r.mode] += 1
+            if progress is not None:
+                progress(r.mode, counts[r.mode], len(items))
 
-        engine = Engine(weights=weights)
-    with log.open("a") as f:
-        for mode in modes:
-            todo = [it for it in items if (it.index, mode) not in done]
-            if todo and mode != "sketch":
-                for w in range(warmup):
-                    engine.generate(WARMUP_PROMPT, seed=w, mode=mode)
-            for k, it in enumerate(items):
-                if (it.index, mode) in done:
-                    if progress is not None:
-                        progress(mode, k + 1, len(items))
-                    continue
-                _, plan = plan_prompt(it.prompt, seed=it.seed)  # the reference plan
-                t = time.perf_counter()
-                rounds, timings = 0, {}
-                if mode == "sketch":
-                    img = render_scene(plan, seed=it.seed).image
-                else:
-                    res = engine.generate(it.prompt, seed=it.seed, mode=mode)
-                    img, rounds, timings = res.image, len(res.rounds), res.timings
-                secs = time.perf_counter() - t
-                fid = score_image(img, plan, identity=True)
-                r = EvalResult(index=it.index, mode=mode, category=it.category, prompt=it.prompt,
-                               correct=all(x.passed for x in fid.facts if x.kind != "identity"),
-                               correct_identity=bool(fid.all_passed), seconds=secs, rounds=rounds,
-                               timings={k: round(v, 5) for k, v in timings.items()},
-                               facts=[{"kind": x.kind, "target": x.target, "passed": bool(x.passed), "detail": x.detail}
-                                      for x in fid.facts])
-                f.write(r.model_dump_json() + "\n")
-                f.flush()
-                done[(it.index, mode)] = r
-                if save_images and k < save_images:
-                    (out / "images").mkdir(exist_ok=True)
-                    img.save(out / "images" / f"{mode}-{it.index:03d}.png")
-                if progress is not None:
-                    progress(mode, k + 1, len(items))
+        if ray is not None:
+            from thinkdraw.batch.ray_backend import run_ray
+
+            run_ray(task, todo, commit, threads=threads, **ray)
+        else:
+            from thinkdraw.batch.pool import run_local
+
+            run_local(task, todo, commit, workers=workers, threads=threads)
     report = summarise([done[(it.index, m)] for m in modes for it in items], n, seed, modes, categories)
     write_report(report, out, categories)
     return report

@@ -135,7 +135,16 @@ def check_target(path: Path, overwrite: bool) -> None:
             raise ImageFileError(f"{str(path)!r} exists; pass --force to overwrite it, or name another file")
 
 
-def _atomic_write(path: Path, data: bytes, overwrite: bool) -> None:
+def write_bytes(path: str | Path, data: bytes, overwrite: bool = True, fsync: bool = False) -> None:
+    """Write already encoded image bytes (``encode_image``) to ``path`` the same safe way as ``write_image``
+    (a temporary in the target's folder, linked or renamed onto it). ``fsync``: the bytes reach the disk
+    before the rename, so even a power cut never leaves a short file under the target's name."""
+    path = Path(path)
+    check_target(path, overwrite)
+    _atomic_write(path, data, overwrite, fsync)
+
+
+def _atomic_write(path: Path, data: bytes, overwrite: bool, fsync: bool = False) -> None:
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +154,9 @@ def _atomic_write(path: Path, data: bytes, overwrite: bool) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a written image is as readable as any new file
