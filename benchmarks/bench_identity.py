@@ -78,6 +78,8 @@ def validate(a) -> dict:
     misses: list[str] = []
     secs = boxes = 0.0
     for i, prompt, plan in _plans(a.split, a.n):
+        if a.progress and i and i % a.progress == 0:
+            print(f"  after {i} plans: clean {ok}/{tot}; " + ", ".join(f"{k} {hit[k]}/{n[k]}" for k in n), flush=True)
         img = render_scene(plan, seed=i).image
         t = time.perf_counter()
         facts = _identity_facts(img, plan)
@@ -122,6 +124,7 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--warm", type=int, default=20, help="plans before the per-box timing starts")
     ap.add_argument("--show", type=int, default=0, help="print this many misses")
+    ap.add_argument("--progress", type=int, default=0, help="print running figures every this many plans")
     ap.add_argument("--calibrate", action="store_true", help="lowest clean crispness per category (tuning)")
     ap.add_argument("--json", help="write the figures here")
     a = ap.parse_args()
