@@ -49,6 +49,24 @@ MIN_DETAIL = {"apple": 0.32, "ball": 0.14, "balloon": 0.21, "banner": 0.01, "bir
               "heart": 0.29, "house": 0.59, "kite": 0.17, "moon": 0.0, "mountain": 0.31, "poster": 0.48,
               "sign": 0.46, "square": 0.23, "star": 0.35, "sun": 0.0, "table": 0.0, "tree": 0.39, "triangle": 0.45}
 K = len(COLOR_LIST)
+# ... and the thing must be crisp (crispness below): at least CRISP_MIN crisp steps per border pixel, per
+# category: CRISP_SHARE of the lowest seen on clean sketch renders of 200 tuning plans (tune/0, as above;
+# ``python benchmarks/bench_identity.py --split tune/0 --n 200 --calibrate``). Things with fewer than
+# MIN_BORDER border pixels (tiny boxes, or mostly covered by others), and things whose outline does not
+# stand out from the background of their box (outline_visible), are not held to it.
+CRISP_SHARE = 0.5
+MIN_BORDER = 40
+VISIBLE_TOL = 0.15  # outline_visible: off the background-to-fill line by this share of its length
+CRISP_MIN: dict[str, float] = {
+    "apple": 0.36, "ball": 0.46, "balloon": 0.69, "banner": 0.76, "bird": 0.75, "boat": 0.97,
+    "book": 0.09, "car": 1.1, "circle": 0.29, "cloud": 0.01, "cup": 0.25, "fish": 0.37, "flower":
+    0.78, "heart": 0.86, "house": 1.12, "kite": 1.25, "moon": 0.25, "mountain": 0.43, "poster": 0.1,
+    "sign": 0.71, "square": 0.42, "star": 0.79, "sun": 0.05, "table": 0.18, "tree": 0.73,
+    "triangle": 0.38
+}
+STEP = 30.0  # a crisp step: neighbouring object pixels this far apart (RGB L1) and STEP_SHARE of the brighter's
+STEP_SHARE = 0.15  # L1 (a brown's outline is only 0.45 of it darker, less after anti-aliasing) ...
+MIX_TOL = 0.05  # ... the outer not within this share of the background-to-inner distance of that segment
 
 
 @dataclass
@@ -160,6 +178,84 @@ def observe(img: np.ndarray, bg: np.ndarray, box, exclude=()) -> tuple[np.ndarra
     return lay, weight, rows
 
 
+def _depth(m: np.ndarray, cap: int = 6) -> np.ndarray:
+    """Per pixel of a boolean map, how many 4-neighbour erosions it survives (1 = on the border), up to ``cap``."""
+    d = m.astype(np.int8)
+    cur = m
+    for _ in range(cap - 1):
+        p = np.pad(cur, 1, constant_values=False)
+        cur = cur & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
+        if not cur.any():
+            break
+        d += cur
+    return d
+
+
+def _is_mix(a: np.ndarray, c: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether colour ``a`` lies on the segment from background ``b`` to colour ``c`` (per pixel): what a soft
+    edge between the background and a flat colour looks like (anti-aliasing, a blurred rim)."""
+    u, v = c - b, a - b
+    uu = (u * u).sum(-1) + 1e-6
+    t = (u * v).sum(-1) / uu
+    res = ((v - t[..., None] * u) ** 2).sum(-1)
+    return (t >= -0.05) & (t <= 1.05) & (res <= (MIX_TOL ** 2) * uu)
+
+
+def crispness(img: np.ndarray, bg: np.ndarray, box, exclude=()) -> tuple[float, int]:
+    """(crisp steps per border pixel, border pixels) of the thing in ``box``: a *crisp step* is a pair of
+    4-neighbouring object pixels whose colours differ by more than ``STEP`` (and ``STEP_SHARE`` of the
+    brighter one) and where the outer one is not a
+    mix of the background and the inner one. The world draws every thing with a dark (or, for dark things,
+    light) outline and crisp inner parts, so a thing's border is lined with such steps (outline to fill) and
+    its inside has more (windows, trunks, seams); a flat blob (hull, ellipse) has only anti-aliased rims, and a
+    heavy blur or smear of the thing has neither an outline nor crisp parts left."""
+    h, w = img.shape[:2]
+    x0, y0 = max(0, int(math.floor(box[0] * w))), max(0, int(math.floor(box[1] * h)))
+    x1, y1 = min(w, max(x0 + 1, int(math.ceil(box[2] * w)))), min(h, max(y0 + 1, int(math.ceil(box[3] * h))))
+    crop, bgc = img[y0:y1, x0:x1], bg[y0:y1, x0:x1]
+    m = object_mask(crop, bgc)
+    keep = np.ones(m.shape, bool)
+    for b in exclude:
+        ex0, ey0 = max(x0, int(math.floor(b[0] * w))), max(y0, int(math.floor(b[1] * h)))
+        ex1, ey1 = min(x1, int(math.ceil(b[2] * w))), min(y1, int(math.ceil(b[3] * h)))
+        if ex1 > ex0 and ey1 > ey0:
+            keep[ey0 - y0:ey1 - y0, ex0 - x0:ex1 - x0] = False
+    dep = _depth(m)
+    border = int(((dep == 1) & keep).sum())
+    mk = m & keep
+    steps = 0
+    for ax in (0, 1):
+        s0 = (slice(None, -1),) if ax == 0 else (slice(None), slice(None, -1))
+        s1 = (slice(1, None),) if ax == 0 else (slice(None), slice(1, None))
+        p, q, b = crop[s0], crop[s1], 0.5 * (bgc[s0] + bgc[s1])
+        ok = mk[s0] & mk[s1] & (np.abs(p - q).sum(-1) > np.maximum(STEP, STEP_SHARE * np.maximum(p.sum(-1), q.sum(-1))))
+        if not ok.any():
+            continue
+        dp, dq = dep[s0], dep[s1]
+        mix_p, mix_q = _is_mix(p, q, b), _is_mix(q, p, b)  # p a mix of the background and q, or q of p
+        mix = np.where(dp < dq, mix_p, np.where(dq < dp, mix_q, mix_p | mix_q))
+        steps += int((ok & ~mix).sum())
+    return steps / max(1, border), border
+
+
+def outline_visible(e, bg: np.ndarray) -> bool:
+    """Whether the world's outline of ``e``'s colour stands out as crisp steps over the background of its box:
+    it differs from the background by more than DIFF and is not (nearly) a mix of the background and the
+    fill (a dark outline of a light thing at night, a light outline of a black thing on a pale sky)."""
+    from thinkdraw.world.render import entity_color, outline_of
+
+    h, w = bg.shape[:2]
+    x0, y0 = max(0, int(e.box[0] * w)), max(0, int(e.box[1] * h))
+    x1, y1 = min(w, max(x0 + 1, int(math.ceil(e.box[2] * w)))), min(h, max(y0 + 1, int(math.ceil(e.box[3] * h))))
+    b = bg[y0:y1, x0:x1].reshape(-1, 3).mean(0)
+    c = np.array(entity_color(e), np.float32)
+    o = np.array(outline_of(entity_color(e)), np.float32)
+    u, v = c - b, o - b
+    t = float(u @ v / max(float(u @ u), 1e-6))
+    off_line = float(np.linalg.norm(v - t * u)) > VISIBLE_TOL * float(np.linalg.norm(u))
+    return float(np.abs(o - b).sum()) > DIFF and (off_line or not 0.0 <= t <= 1.0)
+
+
 def _iou(a: np.ndarray, b: np.ndarray, axes) -> np.ndarray:
     """Soft IoU over ``axes``; two (nearly) empty maps match fully."""
     u = np.maximum(a, b).sum(axes)
@@ -208,17 +304,26 @@ def category_scores(img: np.ndarray, bg: np.ndarray, box, color: str | None, exc
 def identity(img: np.ndarray, bg: np.ndarray, plan: ScenePlan, entity_id: str) -> IdentityResult:
     """Identity of one planned entity in ``img`` (H, W, 3 float) over the plan's background ``bg``."""
     e = plan.entity(entity_id)
-    exclude = [t.box for t in plan.texts if t.on == e.id and t.box is not None]
-    exclude += [o.box for o in plan.entities if o.id != e.id and o.box is not None and _overlap(o.box, e.box)]
+    exclude = exclusions(plan, e)
+    crisp, border = crispness(img, bg, e.box, exclude)
+    held = border >= MIN_BORDER and outline_visible(e, bg)
+    cfloor = CRISP_MIN.get(e.category, 0.0) if held else 0.0
     layout, detail = category_scores(img, bg, e.box, e.attributes.color, exclude)
     mine = layout[e.category]
     best = max((c for c in layout if c != e.category), key=layout.get)
     floor = MIN_DETAIL.get(e.category, 0.3)
-    ok = layout[best] <= mine + MARGIN and detail[e.category] >= floor
+    ok = layout[best] <= mine + MARGIN and detail[e.category] >= floor and crisp >= cfloor
     top = max(layout, key=layout.get)
     return IdentityResult(ok, detail[e.category], top, layout[top],
-                          f"{e.category}: layout {mine:.2f}, detail {detail[e.category]:.2f} (floor {floor:.2f}); "
-                          f"best other {best} {layout[best]:.2f}")
+                          f"{e.category}: layout {mine:.2f}, detail {detail[e.category]:.2f} (floor {floor:.2f}), "
+                          f"crisp {crisp:.2f} (floor {cfloor:.2f}, border {border} px); best other {best} "
+                          f"{layout[best]:.2f}")
+
+
+def exclusions(plan: ScenePlan, e) -> list:
+    """Boxes inside which ``e``'s box is not judged: its own text, and other planned things that overlap it."""
+    out = [t.box for t in plan.texts if t.on == e.id and t.box is not None]
+    return out + [o.box for o in plan.entities if o.id != e.id and o.box is not None and _overlap(o.box, e.box)]
 
 
 def _overlap(a, b) -> bool:
