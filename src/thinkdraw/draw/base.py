@@ -43,6 +43,24 @@ class Renderer(Protocol):
         ...
 
 
+def check_draw_args(name: str, plan: ScenePlan, mode: str, steps: int | None, default_steps: int,
+                    mask, init) -> int:
+    """The argument checks every latent renderer makes (one clear error each); returns the steps to run."""
+    if mode not in ("think", "direct"):
+        raise ValueError(f"unknown mode {mode!r}: use 'think' or 'direct'")
+    W, H = plan.canvas.width, plan.canvas.height
+    if W % 32 or H % 32:
+        raise ValueError(f"the {name} renderer needs a canvas that is a multiple of 32 px, got {W}x{H}")
+    if W != H:
+        raise ValueError(f"the {name} renderer draws square canvases")
+    n_steps = default_steps if steps is None else int(steps)
+    if n_steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if (mask is None) != (init is None):
+        raise ValueError("masked regeneration needs both mask and init")
+    return n_steps
+
+
 class UnknownBackendError(ValueError):
     pass
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from thinkdraw.draw.base import DrawResult, ProgressCallback
+from thinkdraw.draw.base import DrawResult, ProgressCallback, check_draw_args
 from thinkdraw.draw.scene import SceneRenderer, _check_mask, _composite
 from thinkdraw.plan.schema import Attributes, Background, Entity, ScenePlan
 
@@ -53,18 +53,8 @@ class BuiltinRenderer:
 
     def draw(self, plan: ScenePlan, seed: int = 0, mask: np.ndarray | None = None, init: Image.Image | None = None,
              progress: ProgressCallback | None = None, mode: str = "think", steps: int | None = None) -> DrawResult:
-        if mode not in ("think", "direct"):
-            raise ValueError(f"unknown mode {mode!r}: use 'think' or 'direct'")
+        n_steps = check_draw_args("builtin", plan, mode, steps, self.steps, mask, init)
         W, H = plan.canvas.width, plan.canvas.height
-        if W % 32 or H % 32:
-            raise ValueError(f"the builtin renderer needs a canvas that is a multiple of 32 px, got {W}x{H}")
-        if W != H:
-            raise ValueError("the builtin renderer draws square canvases")
-        n_steps = self.steps if steps is None else int(steps)
-        if n_steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
-        if (mask is None) != (init is None):
-            raise ValueError("masked regeneration needs both mask and init")
         if mode == "direct":
             plan = direct_plan(plan.prompt or "", seed, plan.canvas)
         unplaced = [e.id for e in plan.entities if e.box is None]

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from thinkdraw.draw.base import DrawResult, ProgressCallback
+from thinkdraw.draw.base import DrawResult, ProgressCallback, check_draw_args
 from thinkdraw.models.condition import build_cond
 from thinkdraw.models.generator import sample_flow
 from thinkdraw.plan.schema import ScenePlan
@@ -59,20 +59,12 @@ class SceneRenderer:
 
     def draw(self, plan: ScenePlan, seed: int = 0, mask: np.ndarray | None = None, init: Image.Image | None = None,
              progress: ProgressCallback | None = None, mode: str = "think", steps: int | None = None) -> DrawResult:
-        if mode not in ("think", "direct"):
-            raise ValueError(f"unknown mode {mode!r}: use 'think' or 'direct'")
+        n_steps = check_draw_args("scene", plan, mode, steps, self.steps, mask, init)
         W, H = plan.canvas.width, plan.canvas.height
-        if W % 32 or H % 32:
-            raise ValueError(f"the builtin renderer needs a canvas that is a multiple of 32 px, got {W}x{H}")
         if mode == "think":
             unplaced = [e.id for e in plan.entities if e.box is None]
             if unplaced:
                 raise ValueError(f"plan has unplaced entities; run the layout solver first: {unplaced}")
-        n_steps = self.steps if steps is None else int(steps)
-        if n_steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
-        if (mask is None) != (init is None):
-            raise ValueError("masked regeneration needs both mask and init")
         gh, gw = H // LATENT_F, W // LATENT_F
         glyph = None
         if mode == "think" and plan.texts:
@@ -80,8 +72,6 @@ class SceneRenderer:
 
             glyph = render_glyphs(plan, (W, H))
         grid = gw
-        if gh != gw:
-            raise ValueError("the builtin renderer draws square canvases")
         cond = build_cond([plan if mode == "think" else None], [plan.prompt or None], grid,
                           [glyph] if glyph is not None else None)
         g = self.generator

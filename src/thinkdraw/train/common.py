@@ -136,6 +136,54 @@ def export_run(out: Path, name: str, folder: Path | None = None, tokenizer_sha25
     return folder / f"{name}.safetensors"
 
 
+class EMA:
+    """An exponential moving average of a model's weights, the copy a generator exports (decay warmed up as
+    min(decay, (1 + step) / (10 + step))); kept beside the checkpoint as OUT/ema.safetensors."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        import copy
+
+        self.model, self.decay = copy.deepcopy(model).eval(), decay
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for pe, pm in zip(self.model.parameters(), model.parameters(), strict=True):
+            pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+
+    def save(self, out: Path) -> None:
+        from safetensors.torch import save_file
+
+        tmp = out / "ema.safetensors.tmp"
+        save_file({k: v.contiguous() for k, v in self.model.state_dict().items()}, str(tmp))
+        tmp.replace(out / "ema.safetensors")
+
+    def load(self, out: Path) -> None:
+        """Resume: the average saved with the checkpoint, when there is one."""
+        from safetensors.torch import load_file
+
+        if (out / "ema.safetensors").is_file():
+            self.model.load_state_dict(load_file(str(out / "ema.safetensors")))
+
+
+def optimizer_step(model: nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, clip: float = 1.0) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+
+
+def log_step(runlog: RunLog, log, step: int, total: int, loss: torch.Tensor, opt: torch.optim.Optimizer,
+             seen: int, t0: float) -> None:
+    """One record in the run log and one line on ``log``: step, loss, learning rate, samples per second."""
+    el = time.perf_counter() - t0
+    runlog.add(step=step, loss=loss.item(), lr=opt.param_groups[0]["lr"], elapsed_s=round(el, 1),
+               samples_per_s=round(seen / el, 2))
+    log(f"step {step}/{total} loss {loss.item():.4f} ({seen / el:.1f} samples/s)")
+
+
 def cosine_lr(step: int, total: int, base: float, warmup: int = 100) -> float:
     if step < warmup:
         return base * (step + 1) / warmup

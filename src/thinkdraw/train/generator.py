@@ -14,7 +14,6 @@ Checkpoints every ``ckpt_every`` steps; log, loss curve and a sample grid are wr
 from __future__ import annotations
 
 import argparse
-import copy
 import random
 import shutil
 import time
@@ -27,11 +26,14 @@ import torch
 from thinkdraw.models.condition import MAX_TOKENS, Cond, plan_maps, prompt_tokens, scene_ids
 from thinkdraw.models.generator import GenConfig, Generator, flow_loss
 from thinkdraw.train.common import (
+    EMA,
     add_config_args,
     config_from_args,
     cosine_lr,
     finish_run,
+    log_step,
     open_run,
+    optimizer_step,
     save_checkpoint,
 )
 from thinkdraw.train.data import to_unit, world_item
@@ -125,16 +127,10 @@ def train(cfg: GenTrainConfig, resume: bool = False, export: bool | str | None =
     data = build_cache(cfg, out / "data.safetensors", log)
     N = data["latent"].shape[0]
     model = Generator(GenConfig(latent=data["latent"].shape[1]))
-    ema = copy.deepcopy(model).eval()
-    for p in ema.parameters():
-        p.requires_grad_(False)
+    ema = EMA(model, cfg.ema)
     out, opt, ckpt, step, runlog = open_run(cfg, model, resume, log, weight_decay=0.01, samples=N)
     if step:
-        ema_path = out / "ema.safetensors"
-        if ema_path.is_file():
-            from safetensors.torch import load_file
-
-            ema.load_state_dict(load_file(str(ema_path)))
+        ema.load(out)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"generator: {n_params / 1e6:.2f}M params, {N} cached samples, {cfg.steps} steps of {cfg.batch}")
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + step)
@@ -149,33 +145,22 @@ def train(cfg: GenTrainConfig, resume: bool = False, export: bool | str | None =
         for pg in opt.param_groups:
             pg["lr"] = cosine_lr(step, cfg.steps, cfg.lr, warmup=200)
         loss = flow_loss(model, x0, cond, gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            d = min(cfg.ema, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        optimizer_step(model, opt, loss)
+        ema.update(model, step)
         step += 1
         seen += cfg.batch
         if step % cfg.log_every == 0 or step == cfg.steps:
-            el = time.perf_counter() - t0
-            runlog.add(step=step, loss=loss.item(), lr=opt.param_groups[0]["lr"], elapsed_s=round(el, 1),
-                       samples_per_s=round(seen / el, 2))
-            log(f"step {step}/{cfg.steps} loss {loss.item():.4f} ({seen / el:.1f} samples/s)")
+            log_step(runlog, log, step, cfg.steps, loss, opt, seen, t0)
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            from safetensors.torch import save_file
-
             save_checkpoint(ckpt, model, opt, step, {})
-            save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(out / "ema.safetensors"))
+            ema.save(out)
             runlog.write()
     from thinkdraw.models.bundled import model_file
     from thinkdraw.models.weights import file_sha256
 
     # the tokenizer whose latents it learned: a weights folder refuses to pair it with any other
     tok_sha = file_sha256(model_file("tokenizer", cfg.tokenizer or None))
-    return finish_run(runlog, ema, out, "generator", export,
+    return finish_run(runlog, ema.model, out, "generator", export,
                       {"params": n_params, "samples": N, "wall_s": round(time.perf_counter() - t0, 1)},
                       extra={"tokenizer_sha256": tok_sha})
 

@@ -16,7 +16,6 @@ Checkpoints every ``ckpt_every`` steps (resume with --resume); the log, the loss
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +26,14 @@ from PIL import Image
 
 from thinkdraw.models.things import N_THINGS, THING_NAMES, ThingConfig, ThingNet, thing_loss, thing_scalars
 from thinkdraw.train.common import (
+    EMA,
     add_config_args,
     config_from_args,
     cosine_lr,
     finish_run,
+    log_step,
     open_run,
+    optimizer_step,
     save_checkpoint,
 )
 from thinkdraw.world.vocab import CATEGORIES, COLORS, SIZES
@@ -151,14 +153,10 @@ def train(cfg: ThingTrainConfig, resume: bool = False, export: bool | str | None
     dims = torch.from_numpy(data["dims"])
     scal_all = thing_scalars(rgb_all, dims[:, 1] / dims[:, 0], dims.min(1).values)
     model = ThingNet(ThingConfig(size=cfg.size, ch=tuple(int(c) for c in cfg.ch.split(","))))
-    ema = copy.deepcopy(model).eval()
-    for p in ema.parameters():
-        p.requires_grad_(False)
+    ema = EMA(model, cfg.ema)
     out, opt, ckpt, step, runlog = open_run(cfg, model, resume, log, weight_decay=0.01, crops=N)
-    if step and (out / "ema.safetensors").is_file():
-        from safetensors.torch import load_file
-
-        ema.load_state_dict(load_file(str(out / "ema.safetensors")))
+    if step:
+        ema.load(out)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"things: {n_params / 1e6:.2f}M params, {N} crops, {cfg.steps} steps of {cfg.batch}")
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + step)
@@ -175,30 +173,19 @@ def train(cfg: ThingTrainConfig, resume: bool = False, export: bool | str | None
         for pg in opt.param_groups:
             pg["lr"] = cosine_lr(step, cfg.steps, cfg.lr, warmup=200)
         loss = thing_loss(model, x0, model.embed(cat, scal), gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            d = min(cfg.ema, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
-                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        optimizer_step(model, opt, loss)
+        ema.update(model, step)
         step += 1
         seen += cfg.batch
         if step % cfg.log_every == 0 or step == cfg.steps:
-            el = time.perf_counter() - t0
-            runlog.add(step=step, loss=loss.item(), lr=opt.param_groups[0]["lr"], elapsed_s=round(el, 1),
-                       samples_per_s=round(seen / el, 2))
-            log(f"step {step}/{cfg.steps} loss {loss.item():.4f} ({seen / el:.1f} samples/s)")
+            log_step(runlog, log, step, cfg.steps, loss, opt, seen, t0)
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
-            from safetensors.torch import save_file
-
             save_checkpoint(ckpt, model, opt, step, {})
-            save_file({k: v.contiguous() for k, v in ema.state_dict().items()}, str(out / "ema.safetensors"))
+            ema.save(out)
             runlog.write()
-            sample_grid(ema, out / "samples.png")
+            sample_grid(ema.model, out / "samples.png")
             model.train()
-    return finish_run(runlog, ema, out, "things", export,
+    return finish_run(runlog, ema.model, out, "things", export,
                       {"params": n_params, "crops": N, "wall_s": round(time.perf_counter() - t0, 1)})
 
 
