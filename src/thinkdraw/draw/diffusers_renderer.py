@@ -110,7 +110,7 @@ def resolve_model(model: str) -> tuple[Path, str]:
         try:
             from huggingface_hub import snapshot_download
 
-            p = Path(snapshot_download(model, local_files_only=True))
+            p = Path(snapshot_download(model, local_files_only=True))  # allowed: local cache only, never a download
         except Exception as e:  # noqa: BLE001 - not in the cache, whatever the hub library says
             raise ModelError(f"no model folder {model}, and {model!r} is not in the local Hugging Face cache; "
                              f"thinkdraw never downloads: download it yourself or give a folder") from e
