@@ -228,6 +228,23 @@ class Engine:
                              f"not {size}; the sketch renderer draws any size")
         plan.canvas.width = plan.canvas.height = size
 
+    def _draw_region(self, plan: ScenePlan, reasoning: Reasoning, seed: int, mode: str, region: np.ndarray | None,
+                     init: Image.Image | None, timings: dict[str, float], progress=None):
+        """Draw ``plan`` (only inside ``region`` of ``init`` when both are given, else the whole canvas), time
+        it, and in reflect mode check it and redraw only inside that region: (image, region, rounds, kept)."""
+        t = time.perf_counter()
+        if region is None or init is None:
+            region = np.ones((plan.canvas.height, plan.canvas.width), bool)
+            img = self.renderer.draw(plan, seed=seed, progress=progress).image
+        else:
+            img = self.renderer.draw(plan, seed=seed, mask=region, init=init, progress=progress).image
+        timings["draw"] = time.perf_counter() - t
+        rounds: list[Round] = []
+        kept = None
+        if mode == "reflect":
+            img, rounds, kept = self._reflect(plan, reasoning, img, seed, timings, region=region)
+        return img, region, rounds, kept
+
     def _reflect(self, plan: ScenePlan, reasoning: Reasoning, image: Image.Image, seed: int,
                  timings: dict[str, float], region: np.ndarray | None = None) -> tuple[Image.Image, list[Round], int]:
         """Check, redraw only the failed regions, check again; keep the best round (image, rounds, its index).
@@ -399,18 +416,11 @@ class Engine:
         if sizes is not None and (W not in sizes or H != W):
             raise ValueError(f"the {self.renderer.name} renderer draws {', '.join(map(str, sizes))} px canvases; "
                              f"this image is {W}x{H} (the sketch renderer edits any size)")
-        t = time.perf_counter()
         if out.global_edit:
-            region = np.ones((H, W), bool)
-            img = self.renderer.draw(new, seed=seed, progress=progress).image
+            img, region, rounds, kept = self._draw_region(new, reasoning, seed, mode, None, None, timings, progress)
         else:
-            region = regions_mask(edit.mask, W, H)
-            img = self.renderer.draw(new, seed=seed, mask=region, init=src.image, progress=progress).image
-        timings["draw"] = time.perf_counter() - t
-        rounds: list[Round] = []
-        kept = None
-        if mode == "reflect":
-            img, rounds, kept = self._reflect(new, reasoning, img, seed, timings, region=region)
+            img, region, rounds, kept = self._draw_region(new, reasoning, seed, mode, regions_mask(edit.mask, W, H),
+                                                          src.image, timings, progress)
         timings["total"] = time.perf_counter() - t0
         return EditResult(image=img, plan=new, mode=mode, timings=timings, rounds=rounds, kept=kept, edit=edit,
                           ok=True, focus=out.focus, changed=region, **common)
@@ -492,18 +502,11 @@ class Engine:
         if sizes is not None and (W not in sizes or H != W):
             raise ValueError(f"the {self.renderer.name} renderer draws {', '.join(map(str, sizes))} px canvases; "
                              f"this picture is {W}x{H} (the sketch renderer draws any size)")
-        t = time.perf_counter()
         if out.base is not None and srcs[out.base].image.size == (W, H):
-            region = regions_mask(edit.mask, W, H)
-            img = self.renderer.draw(new, seed=seed, mask=region, init=srcs[out.base].image, progress=progress).image
+            img, region, rounds, kept = self._draw_region(new, reasoning, seed, mode, regions_mask(edit.mask, W, H),
+                                                          srcs[out.base].image, timings, progress)
         else:
-            region = np.ones((H, W), bool)
-            img = self.renderer.draw(new, seed=seed, progress=progress).image
-        timings["draw"] = time.perf_counter() - t
-        rounds: list[Round] = []
-        kept = None
-        if mode == "reflect":
-            img, rounds, kept = self._reflect(new, reasoning, img, seed, timings, region=region)
+            img, region, rounds, kept = self._draw_region(new, reasoning, seed, mode, None, None, timings, progress)
         timings["total"] = time.perf_counter() - t0
         return ComposeResult(image=img, plan=new, mode=mode, timings=timings, rounds=rounds, kept=kept, edit=edit,
                              ok=True, focus=out.focus, changed=region, source_plan=plans[b],
