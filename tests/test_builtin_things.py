@@ -123,6 +123,50 @@ def test_thing_crops_are_the_worlds_drawing_stretched_to_a_square():
     assert inner[2] > 150 and inner[0] < 90  # blue
 
 
+def test_a_variant_fixes_the_drawers_choices_and_only_them():
+    """Same variant: the same drawing whatever the placement noise (a bird faces one way, the roof keeps
+    its colour); other variants differ (both facings appear over 8 variants)."""
+    from thinkdraw.train.things import thing_crop
+    from thinkdraw.world.vocab import COLORS
+
+    a = thing_crop("bird", COLORS["blue"], 90.0, 70.0, 32, np.random.default_rng(1), variant=3).astype(int)
+    b = thing_crop("bird", COLORS["blue"], 90.0, 70.0, 32, np.random.default_rng(2), variant=3).astype(int)
+    assert np.abs(a - b).mean() < 6  # sub-pixel placement only
+    others = [thing_crop("bird", COLORS["blue"], 90.0, 70.0, 32, np.random.default_rng(1), variant=v).astype(int)
+              for v in range(8)]
+    assert max(np.abs(o - a).mean() for o in others) > 20
+    heads = {int(np.argmax(o[3, :12].sum(0)) > 16) for o in others}  # where the head (top rows) sits
+    assert heads == {0, 1}
+
+
+def test_variant_conditioned_generator_trains_and_samples_each_variant(tmp_path):
+    from thinkdraw.draw.things import sample_things
+    from thinkdraw.models.things import ThingConfig, ThingNet
+    from thinkdraw.train.things import ThingTrainConfig, train
+    from thinkdraw.world.vocab import COLORS
+
+    cfg = ThingTrainConfig(out=str(tmp_path / "t"), size=16, ch="8,8,8", crops=12, steps=1, batch=4, variants=4,
+                           log_every=1, ckpt_every=1)
+    path = train(cfg, log=lambda *a: None)
+    from thinkdraw.models.bundled import load_things
+
+    net = load_things(path)
+    assert net.config.n_variants == 4
+    torch.manual_seed(0)
+    net = ThingNet(ThingConfig(size=16, ch=(8, 8, 8), cond_dim=16, cat_emb=8, n_variants=4)).eval()
+    with torch.no_grad():
+        for prm in net.parameters():  # zero-initialised FiLM layers ignore every condition at init
+            prm.normal_(0, 0.1)
+    item = [("bird", COLORS["red"], 40.0, 30.0)]
+    v0 = sample_things(net, item, seed=[5], steps=2, variants=[0])[0]
+    v1 = sample_things(net, item, seed=[5], steps=2, variants=[1])[0]
+    assert not np.array_equal(v0, v1)  # same noise, another variant: another drawing
+    default = sample_things(net, item, seed=[5], steps=2)[0]  # variant from the seed: 5 % 4 = 1
+    assert np.array_equal(default, v1)
+    with pytest.raises(ValueError, match="variant"):
+        sample_things(net, item, seed=[5], steps=2, variants=[4])
+
+
 def test_verifier_blob_scenes_replace_one_thing_by_a_blob_labelled_nothing():
     import random
 

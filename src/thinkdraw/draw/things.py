@@ -14,12 +14,15 @@ Item = tuple[str, tuple[int, int, int], float, float]  # category, main colour R
 
 
 def sample_things(model: ThingNet, items: Sequence[Item], seed: int | Sequence[int] = 0, steps: int = 8,
-                  guidance: float = 2.0, callback: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+                  guidance: float = 2.0, callback: Callable[[int, int], None] | None = None,
+                  variants: Sequence[int] | None = None) -> list[np.ndarray]:
     """One (size, size, 4) uint8 RGBA crop per item (colour un-premultiplied, alpha = the matte).
 
     ``seed``: one seed for all (item k gets noise from seed and k) or one seed per item, so a thing's
     drawing depends only on its own seed, not on what else is drawn in the same batch. All items and the
-    unconditioned half of classifier-free guidance run as one batch per Euler step."""
+    unconditioned half of classifier-free guidance run as one batch per Euler step. ``variants``: one
+    drawing variant per item (0..n_variants-1) for a model that has them; None: each item's variant is
+    its seed modulo n_variants (a model without variants ignores it)."""
     if not items:
         return []
     unknown = [c for c, *_ in items if c not in THING_NAMES]
@@ -34,8 +37,14 @@ def sample_things(model: ThingNet, items: Sequence[Item], seed: int | Sequence[i
     bw = torch.tensor([max(1.0, float(w)) for *_, w, _ in items])
     bh = torch.tensor([max(1.0, float(h)) for *_, h in items])
     scal = thing_scalars(rgb, bh / bw, torch.minimum(bw, bh))
+    nv = model.config.n_variants
+    var = None
+    if nv:
+        var = torch.tensor([s % nv for s in seeds] if variants is None else [int(v) for v in variants])
+        if len(var) != len(items) or int(var.min()) < 0 or int(var.max()) >= nv:
+            raise ValueError(f"need one variant in 0..{nv - 1} per item, got {var.tolist()}")
     with torch.inference_mode():
-        cond = model.embed(cat, scal)
+        cond = model.embed(cat, scal, var)
         if guidance != 1.0:
             u = scal.clone()
             u[:, :3] = 0.0
