@@ -14,6 +14,9 @@ identity defects (eval/defects.py IDENTITY_KINDS, the same as the eval judge's v
          as another category (swap), or replaced by a blob of its colour in its place (hull, ellipse, blur,
          smear); drawn from their own random stream per plan, so the figures above are unchanged; recall and
          precision as above, per kind (--no-identity skips them)
+generated (--generated): each plan also drawn by the builtin renderer (think mode, the same seed); the share of
+         planned things whose presence check passes there (how often reflection would redraw a drawing of
+         the generator's that the critic calls not that thing; --renderer-weights DIR for other weights)
 """
 
 from __future__ import annotations
@@ -37,7 +40,15 @@ def main() -> int:
     ap.add_argument("--no-verifier", action="store_true", help="judge categories and colours by the segmenter alone")
     ap.add_argument("--show", type=int, default=0, help="print this many failed checks on clean renders")
     ap.add_argument("--no-identity", action="store_true", help="skip the identity defects (swap, blobs)")
+    ap.add_argument("--generated", action="store_true", help="also check the builtin renderer's own drawings")
+    ap.add_argument("--renderer-weights", help="weights folder for --generated (default: the bundled ones)")
     a = ap.parse_args()
+    renderer = None
+    if a.generated:
+        from thinkdraw.draw.builtin import BuiltinRenderer
+
+        renderer = BuiltinRenderer(weights=a.renderer_weights)
+    gen_ok = gen_n = 0
     from thinkdraw.eval.defects import IDENTITY_KINDS, inject, inject_blob, inject_swap
     from thinkdraw.reflect.builtin import BuiltinCritic
     from thinkdraw.think import plan_prompt
@@ -70,6 +81,10 @@ def main() -> int:
             by_kind_clean[c.kind] += int(c.passed)
         clean_ok += sum(c.passed for c in cr.checks)
         clean_n += len(cr.checks)
+        if renderer is not None:
+            pres = [c for c in critic.check(renderer.draw(plan, seed=i).image, plan).checks if c.kind == "presence"]
+            gen_ok += sum(c.passed for c in pres)
+            gen_n += len(pres)
         if not a.no_identity:
             irng = random.Random(f"identity-defects/{a.seed}/{i}")
             for kind in IDENTITY_KINDS:
@@ -105,6 +120,8 @@ def main() -> int:
            "identity_defects": {k: {"n": id_n[k], "recall": id_hit[k] / id_n[k],
                                     "precision": id_right[k] / max(1, id_flagged[k])} for k in IDENTITY_KINDS if id_n[k]},
            "seconds": time.perf_counter() - t0}
+    if gen_n:
+        out["generated_presence_pass"] = gen_ok / gen_n
     print(f"clean sketch renders: {clean_ok}/{clean_n} checks pass ({out['clean_pass']:.3f}); by kind: "
           + ", ".join(f"{k} {v:.3f}" for k, v in sorted(out["clean_by_kind"].items())))
     print(f"injected defects: recall {out['recall']:.3f} ({recall_hit}/{recall_n}), precision {out['precision']:.3f} "
@@ -113,6 +130,9 @@ def main() -> int:
     for k, v in out["identity_defects"].items():
         print(f"identity defect {k:>7}: recall {v['recall']:.3f} ({round(v['recall'] * v['n'])}/{v['n']}), "
               f"precision {v['precision']:.3f}")
+    if gen_n:
+        print(f"builtin renderer's drawings: {gen_ok}/{gen_n} planned things pass presence "
+              f"({out['generated_presence_pass']:.3f})")
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=2))
     return 0

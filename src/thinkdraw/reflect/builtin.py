@@ -43,7 +43,8 @@ CATEGORY_SHARE = 0.3  # share of those object pixels' category probability that 
 CATEGORY_TOPK = 5  # ... or the planned category is among the box's most likely categories
 ABSENT_AREA = 0.003  # share of the canvas: a blob of a negated category at least this big is a violation
 VERIFY_SHARE = 0.2  # with the box verifier: its probability of the planned category must reach this
-VERIFY_TOPK = 2  # ... or the planned category is among its two likeliest answers
+VERIFY_TOPK = 1  # ... or the planned category is its likeliest answer (2, its two likeliest, let most blurs
+# and many hulls through: docs/reflect.md has the figures)
 ABSENT_SHARE = 0.5  # an unplanned object is the excluded category when the verifier says so this surely
 MARGIN = 0.05
 
