@@ -93,6 +93,14 @@ def _pool(n_px: int, lo: float, hi: float, g: int = G) -> np.ndarray:
     return (np.clip(b - a, 0.0, None) / max((hi - lo) / g, 1e-9)).astype(np.float32)
 
 
+def _pool2(py: np.ndarray, a: np.ndarray, px: np.ndarray) -> np.ndarray:
+    """(G, G, K) cell sums of a (Y, X, K) map under the row weights ``py`` (G, Y) and column weights ``px``
+    (G, X): einsum "gy,yxk,hx->ghk" done as two matrix products (the plain einsum costs milliseconds)."""
+    y, x, k = a.shape
+    rows = (py @ a.reshape(y, x * k)).reshape(py.shape[0], x, k)  # (G, X, K)
+    return np.einsum("hx,gxk->ghk", px, rows, optimize=True)
+
+
 def aspect_bin(aspect: float) -> int:
     return int(np.argmin(np.abs(np.log(ASPECT_BINS) - math.log(max(aspect, 1e-3)))))
 
@@ -119,7 +127,7 @@ def templates(category: str, color: str, abin: int) -> np.ndarray:
         col = named_colors((rgb / np.maximum(cov, 1e-3)[..., None]).reshape(-1, 3)).reshape(hc, wc)
         onehot = np.zeros((hc, wc, K), np.float32)
         onehot[m, col[m]] = 1.0
-        lay = np.einsum("gy,yxk,hx->ghk", py, onehot, px)
+        lay = _pool2(py, onehot, px)
         out += [lay, lay[:, ::-1]]
     arr = np.stack(out).astype(np.float32)
     arr.setflags(write=False)
@@ -166,14 +174,14 @@ def observe(img: np.ndarray, bg: np.ndarray, box, exclude=()) -> tuple[np.ndarra
     col = named_colors(crop.reshape(-1, 3)).reshape(m.shape)
     onehot = np.zeros((*m.shape, K), np.float32)
     onehot[m, col[m]] = 1.0
-    lay = np.einsum("gy,yxk,hx->ghk", py, onehot, px)
+    lay = _pool2(py, onehot, px)
     keep = np.ones(m.shape, np.float32)
     for b in exclude:
         ex0, ey0 = max(x0, int(math.floor(b[0] * w))), max(y0, int(math.floor(b[1] * h)))
         ex1, ey1 = min(x1, int(math.ceil(b[2] * w))), min(y1, int(math.ceil(b[3] * h)))
         if ex1 > ex0 and ey1 > ey0:
             keep[ey0 - y0:ey1 - y0, ex0 - x0:ex1 - x0] = 0.0
-    weight = np.einsum("gy,yx,hx->gh", py, keep, px)
+    weight = py @ keep @ px.T
     rows = (py @ bgc.mean(1)) / np.maximum(py.sum(1, keepdims=True), 1e-6)
     return lay, weight, rows
 
