@@ -55,3 +55,22 @@ def test_crispness_sees_outlines_not_blurs():
     for kind in ("blur", "smear", "ellipse"):
         blob = crispness(np.asarray(blob_image(plan, "house_1", kind)[0], np.float32), bg, e.box, exclusions(plan, e))[0]
         assert blob < CRISP_MIN["house"] <= clean, (kind, blob, clean)
+
+
+def test_soft_rim_for_things_whose_outline_does_not_stand_out():
+    """A yellow moon at night: its dark outline lies between the sky and its fill, so it is held to an
+    anti-aliased rim instead of crispness; the clean render has one, a smear (a hard-edged closing) does not."""
+    import numpy as np
+
+    from thinkdraw.eval.identity import RIM_MIN, exclusions, outline_visible, soft_rim
+    from thinkdraw.pixels import background_of
+
+    _, plan = plan_prompt("a yellow moon in the night sky")
+    e = next(x for x in plan.entities if x.category == "moon")
+    bg = background_of(plan, 256, 256)
+    assert not outline_visible(e, bg)
+    clean = soft_rim(np.asarray(render_scene(plan).image, np.float32), bg, e.box, exclusions(plan, e))
+    assert clean >= RIM_MIN
+    img = blob_image(plan, e.id, "smear")[0]
+    assert soft_rim(np.asarray(img, np.float32), bg, e.box, exclusions(plan, e)) < RIM_MIN
+    assert _identity(img, plan)[e.id] is False

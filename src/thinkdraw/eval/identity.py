@@ -15,8 +15,14 @@ Two matches are made with every template: *layout* (mean of the silhouette IoU a
 *detail* (geometric mean of the silhouette IoU and the IoU of the parts not in the thing's main colour:
 outlines, windows, trunks, seams, pages). Identity passes when no other category's layout match beats the
 planned one's by more than ``MARGIN`` (a thing redrawn as another category is won by that category) and the
-planned category's detail match reaches its floor ``MIN_DETAIL`` (a flat or smeared blob of the right colour
-lacks the thing's parts). Floors are calibrated on tuning plans, not on the validation plans.
+thing is not a blob: a thing whose outline stands out from its background is held to a crispness floor
+(``crispness``, ``CRISP_MIN``: a flat, blurred or smeared blob has no outline and no crisp parts); any other
+thing is held to the detail floor ``MIN_DETAIL`` (a flat or smeared blob of the right colour lacks the thing's
+parts) and to an anti-aliased rim (``soft_rim``, ``RIM_MIN``). A thing held to crispness is not also held to the
+detail floor: on tuning renders crispness caught every blob the detail floor caught, while the detail match of
+a clean thing drops whenever its outline's named colour flips with the world's brightness jitter (a purple
+triangle's dark outline is named black or brown). Floors are calibrated on tuning plans, not on the validation
+plans.
 
 Cells that other planned things overlap, and a carrier's text box, are left out of the comparison.
 Templates are cached per (category, colour, aspect bin); after warm-up a box costs a few milliseconds.
@@ -64,6 +70,11 @@ CRISP_MIN: dict[str, float] = {
     "sign": 0.71, "square": 0.42, "star": 0.79, "sun": 0.05, "table": 0.18, "tree": 0.73,
     "triangle": 0.38
 }
+# Things not held to the crispness floor (their outline does not stand out, or they are small) are instead held
+# to an anti-aliased rim (soft_rim >= RIM_MIN): 0.7 of the lowest seen (0.57) on clean sketch renders of tuning
+# plans (tune/0, 200 plans, and the first 76 of tune/1; ``bench_identity.py --calibrate``).
+RIM_LO, RIM_HI = 0.1, 0.8
+RIM_MIN = 0.4
 STEP = 30.0  # a crisp step: neighbouring object pixels this far apart (RGB L1) and STEP_SHARE of the brighter's
 STEP_SHARE = 0.15  # L1 (a brown's outline is only 0.45 of it darker, less after anti-aliasing) ...
 MIX_TOL = 0.05  # ... the outer not within this share of the background-to-inner distance of that segment
@@ -93,6 +104,14 @@ def _pool(n_px: int, lo: float, hi: float, g: int = G) -> np.ndarray:
     return (np.clip(b - a, 0.0, None) / max((hi - lo) / g, 1e-9)).astype(np.float32)
 
 
+def _pool2(py: np.ndarray, a: np.ndarray, px: np.ndarray) -> np.ndarray:
+    """(G, G, K) cell sums of a (Y, X, K) map under the row weights ``py`` (G, Y) and column weights ``px``
+    (G, X): einsum "gy,yxk,hx->ghk" done as two matrix products (the plain einsum costs milliseconds)."""
+    y, x, k = a.shape
+    rows = (py @ a.reshape(y, x * k)).reshape(py.shape[0], x, k)  # (G, X, K)
+    return np.einsum("hx,gxk->ghk", px, rows, optimize=True)
+
+
 def aspect_bin(aspect: float) -> int:
     return int(np.argmin(np.abs(np.log(ASPECT_BINS) - math.log(max(aspect, 1e-3)))))
 
@@ -119,7 +138,7 @@ def templates(category: str, color: str, abin: int) -> np.ndarray:
         col = named_colors((rgb / np.maximum(cov, 1e-3)[..., None]).reshape(-1, 3)).reshape(hc, wc)
         onehot = np.zeros((hc, wc, K), np.float32)
         onehot[m, col[m]] = 1.0
-        lay = np.einsum("gy,yxk,hx->ghk", py, onehot, px)
+        lay = _pool2(py, onehot, px)
         out += [lay, lay[:, ::-1]]
     arr = np.stack(out).astype(np.float32)
     arr.setflags(write=False)
@@ -166,14 +185,14 @@ def observe(img: np.ndarray, bg: np.ndarray, box, exclude=()) -> tuple[np.ndarra
     col = named_colors(crop.reshape(-1, 3)).reshape(m.shape)
     onehot = np.zeros((*m.shape, K), np.float32)
     onehot[m, col[m]] = 1.0
-    lay = np.einsum("gy,yxk,hx->ghk", py, onehot, px)
+    lay = _pool2(py, onehot, px)
     keep = np.ones(m.shape, np.float32)
     for b in exclude:
         ex0, ey0 = max(x0, int(math.floor(b[0] * w))), max(y0, int(math.floor(b[1] * h)))
         ex1, ey1 = min(x1, int(math.ceil(b[2] * w))), min(y1, int(math.ceil(b[3] * h)))
         if ex1 > ex0 and ey1 > ey0:
             keep[ey0 - y0:ey1 - y0, ex0 - x0:ex1 - x0] = 0.0
-    weight = np.einsum("gy,yx,hx->gh", py, keep, px)
+    weight = py @ keep @ px.T
     rows = (py @ bgc.mean(1)) / np.maximum(py.sum(1, keepdims=True), 1e-6)
     return lay, weight, rows
 
@@ -236,6 +255,38 @@ def crispness(img: np.ndarray, bg: np.ndarray, box, exclude=()) -> tuple[float, 
         mix = np.where(dp < dq, mix_p, np.where(dq < dp, mix_q, mix_p | mix_q))
         steps += int((ok & ~mix).sum())
     return steps / max(1, border), border
+
+
+def _crop_keep(img: np.ndarray, bg: np.ndarray, box, exclude=()):
+    """(crop, its background, keep mask) of ``box`` (0..1) in ``img``: keep is False under the ``exclude`` boxes."""
+    h, w = img.shape[:2]
+    x0, y0 = max(0, int(math.floor(box[0] * w))), max(0, int(math.floor(box[1] * h)))
+    x1, y1 = min(w, max(x0 + 1, int(math.ceil(box[2] * w)))), min(h, max(y0 + 1, int(math.ceil(box[3] * h))))
+    crop, bgc = img[y0:y1, x0:x1], bg[y0:y1, x0:x1]
+    keep = np.ones(crop.shape[:2], bool)
+    for b in exclude:
+        ex0, ey0 = max(x0, int(math.floor(b[0] * w))), max(y0, int(math.floor(b[1] * h)))
+        ex1, ey1 = min(x1, int(math.ceil(b[2] * w))), min(y1, int(math.ceil(b[3] * h)))
+        if ex1 > ex0 and ey1 > ey0:
+            keep[ey0 - y0:ey1 - y0, ex0 - x0:ex1 - x0] = False
+    return crop, bgc, keep
+
+
+def soft_rim(img: np.ndarray, bg: np.ndarray, box, exclude=()) -> float:
+    """Share of the thing's rim pixels (erosion depth 1) that are partial mixes of the background and its inside:
+    their distance from the background between ``RIM_LO`` and ``RIM_HI`` of the inside's (the median over pixels
+    at depth >= 4). The world draws at 4x supersampling, so a clean thing's rim is anti-aliased (0.57-1.0 on
+    tuning renders); a shape pasted with a hard edge - a hull, an ellipse, a smear's closing - has (nearly) no
+    such pixels. -1 when the thing has too few rim or inside pixels to say."""
+    crop, bgc, keep = _crop_keep(img, bg, box, exclude)
+    m = object_mask(crop, bgc)
+    dep = _depth(m)
+    diff = np.abs(crop - bgc).sum(-1)
+    inner, rim = dep >= 4, (dep == 1) & keep
+    if inner.sum() < 10 or rim.sum() < 10:
+        return -1.0
+    t = diff[rim] / max(float(np.median(diff[inner])), 1e-3)
+    return float(((t > RIM_LO) & (t < RIM_HI)).mean())
 
 
 def outline_visible(e, bg: np.ndarray) -> bool:
@@ -311,12 +362,16 @@ def identity(img: np.ndarray, bg: np.ndarray, plan: ScenePlan, entity_id: str) -
     layout, detail = category_scores(img, bg, e.box, e.attributes.color, exclude)
     mine = layout[e.category]
     best = max((c for c in layout if c != e.category), key=layout.get)
-    floor = MIN_DETAIL.get(e.category, 0.3)
-    ok = layout[best] <= mine + MARGIN and detail[e.category] >= floor and crisp >= cfloor
+    # a thing held to the crispness floor is not held to the detail floor too (see the module docstring)
+    floor = 0.0 if held else MIN_DETAIL.get(e.category, 0.3)
+    rim = -1.0 if held else soft_rim(img, bg, e.box, exclude)
+    ok = (layout[best] <= mine + MARGIN and detail[e.category] >= floor and crisp >= cfloor
+          and (rim < 0 or rim >= RIM_MIN))
     top = max(layout, key=layout.get)
+    rim_s = "" if rim < 0 else f", soft rim {rim:.2f} (floor {RIM_MIN:.2f})"
     return IdentityResult(ok, detail[e.category], top, layout[top],
                           f"{e.category}: layout {mine:.2f}, detail {detail[e.category]:.2f} (floor {floor:.2f}), "
-                          f"crisp {crisp:.2f} (floor {cfloor:.2f}, border {border} px); best other {best} "
+                          f"crisp {crisp:.2f} (floor {cfloor:.2f}, border {border} px){rim_s}; best other {best} "
                           f"{layout[best]:.2f}")
 
 
