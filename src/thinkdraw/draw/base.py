@@ -26,6 +26,11 @@ class DrawResult:
 @runtime_checkable
 class Renderer(Protocol):
     name: str
+    refine_steps: int | None
+    """The sampling steps a reflect round's masked redraw needs (None: the renderer's default steps). The
+    Engine asks for this number (``Engine(refine_steps=N)`` overrides it); a renderer draws the steps it is
+    asked for and never raises or lowers them silently."""
+
 
     def draw(
         self,
@@ -59,6 +64,16 @@ def check_draw_args(name: str, plan: ScenePlan, mode: str, steps: int | None, de
     if (mask is None) != (init is None):
         raise ValueError("masked regeneration needs both mask and init")
     return n_steps
+
+
+def refine_steps_of(renderer) -> int | None:
+    """What ``renderer`` says a refine round needs (its ``refine_steps``; None: its default steps). A renderer
+    written before the attribute existed has none: its default steps, as before."""
+    n = getattr(renderer, "refine_steps", None)
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"the {getattr(renderer, 'name', type(renderer).__name__)} renderer's refine_steps must "
+                         f"be a whole number of steps >= 1 or None, not {n!r}")
+    return n
 
 
 class UnknownBackendError(ValueError):
