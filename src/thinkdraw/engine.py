@@ -177,6 +177,28 @@ class Engine:
         renderer's own ``refine_steps`` (None: its default steps)."""
         return self.refine_steps if self.refine_steps is not None else refine_steps_of(self.renderer)
 
+    @classmethod
+    def from_settings(cls, settings=None, renderer: str | Renderer | None = None, **kw) -> Engine:
+        """The engine that resolved settings name (``thinkdraw.config.resolve``: flags over environment over the
+        config file; default: the environment and the file): their planner (llm: with its endpoint and
+        fallback), renderer (diffusers: with the ``[diffusers]`` table and its model) and critic (vlm: with
+        its endpoint). Every front end builds its engine here (generate, edit, session, chat, batch, eval,
+        serve). ``renderer``: another renderer name (built with the same settings) or object; ``kw``: the
+        Engine's other arguments (max_rounds, bands, weights, ...)."""
+        from thinkdraw.reflect.base import critic_from_settings
+        from thinkdraw.think.base import planner_from_settings
+
+        if settings is None:
+            from thinkdraw.config import resolve
+
+            settings = resolve()
+        from thinkdraw.draw.base import renderer_from_settings
+
+        if renderer is None or isinstance(renderer, str):
+            renderer = renderer_from_settings(settings, renderer, weights=kw.get("weights"))
+        return cls(planner=planner_from_settings(settings), renderer=renderer, critic=critic_from_settings(settings),
+                   **kw)
+
     @property
     def critic(self) -> Critic:
         """The critic, built on first use (think and direct modes never load it)."""

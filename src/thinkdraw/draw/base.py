@@ -31,7 +31,6 @@ class Renderer(Protocol):
     Engine asks for this number (``Engine(refine_steps=N)`` overrides it); a renderer draws the steps it is
     asked for and never raises or lowers them silently."""
 
-
     def draw(
         self,
         plan: ScenePlan,
@@ -106,6 +105,20 @@ def get_renderer(name: str, weights: str | None = None, **options) -> Renderer:
     return _RENDERERS[name](weights=weights, **options)
 
 
+def renderer_from_settings(settings, name: str | None = None, weights: str | None = None) -> Renderer:
+    """The renderer the resolved settings name (``thinkdraw.config.resolve``: flags over environment over the
+    config file), or the renderer ``name`` built with the same settings (a server's per-request renderer, a
+    session's own). The diffusers renderer gets the ``[diffusers]`` table, its ``model`` resolved from
+    ``--model``, ``$THINKDRAW_DIFFUSERS_MODEL`` or the file. ``--model`` given with another renderer is refused."""
+    if name is None:
+        name = settings.renderer
+        if name != "diffusers" and settings.sources.get("diffusers.model") == "--model":
+            raise UnknownBackendError(f"the {name} renderer takes no model (--model is for --renderer diffusers)")
+    if name != "diffusers":
+        return get_renderer(name, weights=weights)
+    return get_renderer(name, weights=weights, **dict(settings.diffusers))
+
+
 def renderer_names() -> list[str]:
     _load_builtin()
     return sorted(_RENDERERS)
@@ -134,8 +147,15 @@ def _load_builtin() -> None:
     if "diffusers" not in _RENDERERS:
         def _diffusers(weights: str | None = None, model: str | None = None, **options) -> Renderer:
             # the diffusers extra is imported here only, when this renderer is asked for
+            import inspect
+
             from thinkdraw.draw.diffusers_renderer import DiffusersRenderer
 
+            known = [k for k in inspect.signature(DiffusersRenderer).parameters if k not in ("pipeline", "weights")]
+            bad = sorted(set(options) - set(known))
+            if bad:
+                raise UnknownBackendError(f"the diffusers renderer has no setting {', '.join(bad)} ([diffusers] in "
+                                          f"the config file takes {', '.join(known)})")
             return DiffusersRenderer(model=model, **options)
 
         register_renderer("diffusers", _diffusers)
