@@ -893,7 +893,7 @@ class _Parser(argparse.ArgumentParser):
 RENDERER_HELP = ("renderer backend: builtin (the bundled models, a thing per box; default unless the environment or "
                  "config names another), sketch (exact plan raster), scene (the former whole-scene generator, to "
                  "compare) or diffusers (a Stable Diffusion checkpoint: --model)")
-MODEL_HELP = ("diffusers renderer: a local diffusers pipeline folder (SD 1.x/2.x, SDXL; default "
+MODEL_HELP = ("diffusers renderer: a local diffusers pipeline folder (SD 1.x/2.x, SDXL, GLIGEN; default "
               "$THINKDRAW_DIFFUSERS_MODEL, else the config's [diffusers] model); never downloaded (docs/diffusers.md)")
 
 
