@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         folder = build(Path(tmp), a.sd15)
-        r = DiffusersRenderer(model=str(folder), steps=a.steps, min_steps=1, device=a.device)
+        r = DiffusersRenderer(model=str(folder), steps=a.steps, device=a.device)
         load_s = time.perf_counter() - t0
     _, plan = get_planner("rules").plan(a.prompt, seed=0)
     plan.canvas.width = plan.canvas.height = a.size

@@ -79,7 +79,7 @@ def sd_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def renderer(sd_folder):
-    return DiffusersRenderer(model=str(sd_folder), steps=3, min_steps=1)
+    return DiffusersRenderer(model=str(sd_folder), steps=3)
 
 
 def _plan(texts=False) -> ScenePlan:
@@ -108,9 +108,14 @@ def test_size_determinism_and_progress(renderer):
     assert renderer.draw(plan, seed=0, steps=2).image.size == (96, SIZE)
 
 
-def test_steps_floor_and_bad_input(sd_folder, renderer):
-    r = DiffusersRenderer(model=str(sd_folder), steps=3, min_steps=5)
-    assert r.draw(_plan(), steps=2).info["steps"] == 5
+def test_steps_run_as_asked_and_bad_input(sd_folder, renderer):
+    ticks = []
+    out = renderer.draw(_plan(), steps=2, progress=lambda i, n: ticks.append((i, n)))
+    assert out.info["steps"] == 2 and ticks == [(1, 2), (2, 2)]  # never raised behind the caller's back
+    assert renderer.refine_steps == 10  # what it tells the engine a refine round needs
+    assert DiffusersRenderer(pipeline=renderer.pipe, refine_steps=3).refine_steps == 3
+    with pytest.raises(ValueError, match="at least 1"):
+        DiffusersRenderer(pipeline=renderer.pipe, refine_steps=0)
     plan = _plan()
     plan.canvas.width = 66
     with pytest.raises(ValueError, match="multiple of 4 px"):
@@ -147,7 +152,7 @@ def test_inpainting_checkpoint_masked(tmp_path):
     pipe = StableDiffusionInpaintPipeline(**parts, safety_checker=None, feature_extractor=None,
                                           requires_safety_checker=False)
     pipe.save_pretrained(tmp_path / "inpaint")
-    r = DiffusersRenderer(model=str(tmp_path / "inpaint"), steps=3, min_steps=1)
+    r = DiffusersRenderer(model=str(tmp_path / "inpaint"), steps=3)
     assert r.pipeline_class == "StableDiffusionInpaintPipeline"
     _masked_check(r)
     assert r.draw(_plan(), seed=0).image.size == (SIZE, SIZE)  # plain drawing: the whole canvas masked
@@ -176,7 +181,7 @@ def test_region_composition_puts_each_prompt_in_its_box(renderer):
     fake = types.SimpleNamespace(unet=_ConstUNet(), vae=pipe.vae, scheduler=pipe.scheduler,
                                  encode_prompt=pipe.encode_prompt, vae_scale_factor=pipe.vae_scale_factor)
     w = 5.0
-    r = DiffusersRenderer(pipeline=fake, steps=4, min_steps=1, guidance=w, soft=0.0, ground=0.5, negative="blurry")
+    r = DiffusersRenderer(pipeline=fake, steps=4, guidance=w, soft=0.0, ground=0.5, negative="blurry")
     plan = _plan()
     plan.entities[1].box = (0.3, 0.3, 0.9, 0.9)  # overlaps the apple...
     plan.entities[0].z = 1  # ...which is on top
@@ -234,7 +239,7 @@ def test_engine_image_carries_its_plan(renderer, tmp_path):
     from thinkdraw.plan.pngmeta import read_image_meta
 
     r = get_renderer("diffusers", model=renderer.model)
-    r.steps = r.min_steps = 2
+    r.steps = r.refine_steps = 2
     res = Engine(renderer=r).generate("a red apple left of a blue cup", seed=2, mode="think", size=SIZE)
     path = res.save(str(tmp_path / "x.png"))
     meta = read_image_meta(path)
@@ -269,7 +274,7 @@ def test_cli_model_flag(tmp_path, sd_folder, capsys, monkeypatch):
     from thinkdraw.draw import diffusers_renderer
 
     monkeypatch.setattr(diffusers_renderer, "STEPS", 2)
-    monkeypatch.setattr(diffusers_renderer, "MIN_STEPS", 1)
+    monkeypatch.setattr(diffusers_renderer, "REFINE_STEPS", 1)
 
     assert main(["generate", "a red apple", "--renderer", "diffusers", "--model", str(tmp_path / "nope"),
                  "-o", str(tmp_path / "a.png")]) == 2
@@ -295,11 +300,11 @@ def test_sdxl_pipeline(tmp_path):
     te2 = _text_encoder(n, projection=True)
     StableDiffusionXLPipeline(**{**parts, "text_encoder": te}, text_encoder_2=te2, tokenizer_2=tok2) \
         .save_pretrained(tmp_path / "xl")
-    r = DiffusersRenderer(model=str(tmp_path / "xl"), steps=2, min_steps=1)
+    r = DiffusersRenderer(model=str(tmp_path / "xl"), steps=2)
     assert r.xl and r.pipeline_class == "StableDiffusionXLPipeline"
     a, b = r.draw(_plan(), seed=0), r.draw(_plan(), seed=0)
     assert a.image.size == (SIZE, SIZE) and np.array_equal(np.asarray(a.image), np.asarray(b.image))
-    _masked_check(DiffusersRenderer(model=str(tmp_path / "xl"), steps=3, min_steps=1))
+    _masked_check(DiffusersRenderer(model=str(tmp_path / "xl"), steps=3))
 
 
 def test_core_never_imports_diffusers():
@@ -317,6 +322,158 @@ def test_ancestral_scheduler_is_seeded(renderer):
     ns = types.SimpleNamespace(unet=pipe.unet, vae=pipe.vae, encode_prompt=pipe.encode_prompt,
                                vae_scale_factor=pipe.vae_scale_factor,
                                scheduler=EulerAncestralDiscreteScheduler.from_config(pipe.scheduler.config))
-    r = DiffusersRenderer(pipeline=ns, steps=3, min_steps=1)
+    r = DiffusersRenderer(pipeline=ns, steps=3)
     a, b = (np.asarray(r.draw(_plan(), seed=5).image) for _ in range(2))
     assert np.array_equal(a, b)  # the per-step noise comes from the seeded generator, not torch's global one
+
+
+def test_engine_refine_round_asks_the_renderer(renderer, monkeypatch):
+    from thinkdraw.engine import Engine
+    from thinkdraw.plan.schema import Check, Critique
+
+    class FailOnce:
+        name, looks = "scripted", 0
+
+        def check(self, image, plan):
+            self.looks += 1
+            c = Check(kind="presence", target=plan.entities[0].id, passed=self.looks > 1, box=plan.entities[0].box)
+            return Critique(checks=[c], score=float(c.passed), reflection="", failed_regions=[] if c.passed else [c.box])
+
+    steps = []
+    draw = renderer.draw
+
+    def spy(plan, **kw):
+        out = draw(plan, **kw)
+        steps.append((kw.get("steps"), out.info["steps"], kw.get("mask") is not None))
+        return out
+
+    monkeypatch.setattr(renderer, "draw", spy)
+    monkeypatch.setattr(renderer, "refine_steps", 2)
+    res = Engine(renderer=renderer, critic=FailOnce()).generate("a red apple left of a blue cup", mode="reflect",
+                                                                size=SIZE)
+    assert len(res.rounds) == 2
+    assert steps == [(None, 3, False), (2, 2, True)]  # first drawing: its default steps; refine: what it said
+
+
+# --- GLIGEN: a UNet with gated self-attention and a position net, driven with the plan's boxes ---------------
+@pytest.fixture(scope="module")
+def gligen_folder(tmp_path_factory):
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers.models.attention import GatedSelfAttentionDense
+
+    folder = tmp_path_factory.mktemp("gligen")
+    parts, _ = _parts(folder)
+    torch.manual_seed(2)
+    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, sample_size=SIZE // F, in_channels=4,
+                                out_channels=4, norm_num_groups=4, attention_head_dim=2, cross_attention_dim=16,
+                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), attention_type="gated").eval()
+    with torch.no_grad():  # GLIGEN's gates start closed (tanh(0) = 0); a trained checkpoint's are open
+        for mod in unet.modules():
+            if isinstance(mod, GatedSelfAttentionDense):
+                mod.alpha_attn.fill_(1.0)
+                mod.alpha_dense.fill_(1.0)
+    StableDiffusionPipeline(**{**parts, "unet": unet}, safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(folder / "pipe")
+    index = folder / "pipe" / "model_index.json"  # what a GLIGEN download's index says
+    index.write_text(json.dumps({**json.loads(index.read_text()), "_class_name": "StableDiffusionGLIGENPipeline"}))
+    return folder / "pipe"
+
+
+@pytest.fixture(scope="module")
+def gligen(gligen_folder):
+    return DiffusersRenderer(model=str(gligen_folder), steps=4, gligen_beta=0.5)
+
+
+def _position_net_calls(r):
+    calls = []
+
+    def hook(module, args, kwargs, out):
+        calls.append({k: v.detach().clone() for k, v in kwargs.items()})
+
+    return calls, r.pipe.unet.position_net.register_forward_hook(hook, with_kwargs=True)
+
+
+def test_gligen_checkpoint_loads_and_is_detected(gligen, gligen_folder, renderer):
+    from thinkdraw.draw.diffusers_renderer import gligen_kind
+
+    assert gligen.pipeline_class == "StableDiffusionGLIGENPipeline" and gligen.gligen == "gated"
+    assert gligen.grounding == "gligen"  # auto: the checkpoint's own grounding
+    assert json.loads((gligen_folder / "unet" / "config.json").read_text())["attention_type"] == "gated"
+    assert renderer.gligen is None and renderer.grounding == "regions" and gligen_kind(renderer.pipe) is None
+    with pytest.raises(ModelError, match="needs a GLIGEN checkpoint"):
+        DiffusersRenderer(pipeline=renderer.pipe, grounding="gligen")
+    with pytest.raises(ModelError, match="unknown grounding"):
+        DiffusersRenderer(pipeline=gligen.pipe, grounding="boxes")
+
+
+def test_gligen_gets_the_plans_boxes_and_phrases(gligen):
+    plan = _plan()
+    calls, h = _position_net_calls(gligen)
+    try:
+        out = gligen.draw(plan, seed=0)
+    finally:
+        h.remove()
+    assert len(calls) == 2  # scheduled sampling: the first gligen_beta (0.5) of the 4 steps
+    c = calls[0]
+    assert c["boxes"].shape == (2, 30, 4)  # 2 UNet rows: the whole prompt and the negative; no regional rows
+    want = torch.tensor([list(e.box) for e in plan.entities])
+    assert torch.allclose(c["boxes"][0, :2], want) and not c["boxes"][0, 2:].any()
+    assert c["masks"][0].tolist() == [1.0, 1.0] + [0.0] * 28 and not c["masks"][1].any()  # negative: none
+    tok = gligen.pipe.tokenizer(["a red apple", "a blue cup"], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        pooled = gligen.pipe.text_encoder(**tok).pooler_output
+    assert torch.allclose(c["positive_embeddings"][0, :2], pooled, atol=1e-5)
+    assert out.info["grounding"] == "gligen" and out.info["gligen"]["phrases"] == ["a red apple", "a blue cup"]
+    assert out.info["gligen"]["steps"] == 2 and out.info["regions"][0]["box"] == list(plan.entities[0].box)
+    calls2, h = _position_net_calls(gligen)
+    try:
+        gligen.draw(plan, seed=0, mode="direct")
+    finally:
+        h.remove()
+    assert calls2 == []  # direct mode: the prompt alone
+
+
+def test_gligen_boxes_steer_the_image_deterministically(gligen):
+    plan = _plan()
+    a, b = (np.asarray(gligen.draw(plan, seed=0).image) for _ in range(2))
+    assert a.shape == (SIZE, SIZE, 3) and np.array_equal(a, b)
+    moved = plan.model_copy(deep=True)
+    moved.entities[0].box, moved.entities[1].box = plan.entities[1].box, plan.entities[0].box
+    assert not np.array_equal(a, np.asarray(gligen.draw(moved, seed=0).image))  # the boxes reach the pixels
+    wide = plan.model_copy(deep=True)
+    wide.canvas.width = 96
+    assert gligen.draw(wide, seed=0).image.size == (96, SIZE)
+    regions = DiffusersRenderer(pipeline=gligen.pipe, steps=4, grounding="regions")
+    r = regions.draw(plan, seed=0)
+    assert r.info["grounding"] == "regions" and "gligen" not in r.info
+    assert not np.array_equal(a, np.asarray(r.image))
+
+
+def test_gligen_together_with_regional_prompting(gligen):
+    both = DiffusersRenderer(pipeline=gligen.pipe, steps=4, gligen_beta=0.25, grounding="both")
+    calls, h = _position_net_calls(both)
+    try:
+        out = both.draw(_plan(), seed=0)
+    finally:
+        h.remove()
+    assert len(calls) == 1 and calls[0]["boxes"].shape[0] == 4  # background + 2 regions + the negative row
+    assert calls[0]["masks"][:3, :2].all() and not calls[0]["masks"][3].any()
+    assert out.info["grounding"] == "both" and len(out.info["regions"]) == 2
+
+
+def test_gligen_masked_refine_keeps_outside_bit_identical(gligen_folder):
+    r = DiffusersRenderer(model=str(gligen_folder), steps=3)
+    calls, h = _position_net_calls(r)
+    try:
+        _masked_check(r)
+    finally:
+        h.remove()
+    assert len(calls) == 0  # 3 steps x beta 0.3 = 0 grounded steps (GLIGEN's own int() rounding)
+    r.gligen_beta = 1.0
+    calls, h = _position_net_calls(r)
+    try:
+        _masked_check(r)
+    finally:
+        h.remove()
+    assert len(calls) == 3

@@ -89,28 +89,32 @@ def _write_text(p: Path | None, text: str) -> None:
         raise CLIError(f"cannot write {str(p)!r}: {e.strerror or e}") from e
 
 
-def _backends(a: argparse.Namespace):
-    """Settings from the flags, the environment and the config file (thinkdraw.config), and the planner."""
+def _settings(a: argparse.Namespace, renderer: str | None = None):
+    """The one place every command resolves its backends: the flags ``_backend_args`` added (planner, fallback,
+    critic, renderer, model, LLM / VLM endpoint, config file) over the environment over the config file
+    (``thinkdraw.config.resolve``). ``renderer``: used when no --renderer was given (a session's own)."""
     from thinkdraw.config import resolve
 
-    s = resolve(a.config, planner=a.planner, fallback=a.fallback, renderer=getattr(a, "renderer", None),
-                critic=getattr(a, "critic", None), llm_url=a.llm_url, llm_model=a.llm_model,
-                llm_api_key=a.llm_api_key, vlm_model=getattr(a, "vlm_model", None))
-    if s.planner == "llm":
-        from thinkdraw.think.llm import LLMPlanner
-
-        return s, LLMPlanner.from_settings(s)
-    from thinkdraw.think import get_planner
-
-    return s, get_planner(s.planner)
+    g = lambda k: getattr(a, k, None)  # noqa: E731 - a command without the flag: not given
+    return resolve(g("config"), planner=g("planner"), fallback=g("fallback"), renderer=g("renderer") or renderer,
+                   critic=g("critic"), llm_url=g("llm_url"), llm_model=g("llm_model"), llm_api_key=g("llm_api_key"),
+                   vlm_model=g("vlm_model"), model=g("model"))
 
 
-def _critic(s):
-    if s.critic == "vlm":
-        from thinkdraw.reflect.vlm import VLMCritic
+def _engine(a: argparse.Namespace, settings=None, **kw):
+    """The Engine the command's backend flags name (``Engine.from_settings``), with its --weights."""
+    from thinkdraw.engine import Engine
 
-        return VLMCritic.from_settings(s)
-    return s.critic
+    return Engine.from_settings(settings if settings is not None else _settings(a), weights=getattr(a, "weights", None),
+                                **kw)
+
+
+def _backends(a: argparse.Namespace):
+    """The resolved settings and their planner (``plan``, which builds no Engine)."""
+    from thinkdraw.think.base import planner_from_settings
+
+    s = _settings(a)
+    return s, planner_from_settings(s)
 
 
 def cmd_plan(a: argparse.Namespace) -> int:
@@ -201,7 +205,6 @@ def _round_line(label: str, crit) -> str:
 
 def cmd_generate(a: argparse.Namespace) -> int:
     from thinkdraw.draw.base import UnknownBackendError
-    from thinkdraw.engine import Engine
     from thinkdraw.models.weights import WeightsError
     from thinkdraw.plan.pngmeta import ImageFileError, check_target, free_name, image_format
     from thinkdraw.think import PlanningError
@@ -217,11 +220,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
         target, overwrite = a.output, a.force
         image_format(target)
         check_target(Path(target), overwrite)
-    settings, planner = _backends(a)
     try:
-        a.renderer = settings.renderer
-        engine = Engine(planner=planner, renderer=_renderer(a), critic=_critic(settings), max_rounds=a.rounds,
-                        bands=a.bands, weights=a.weights)
+        engine = _engine(a, max_rounds=a.rounds, bands=a.bands)
         result = engine.generate(a.prompt, seed=a.seed, mode=a.mode, size=a.size,
                                  progress=_progress(f"drawing ({engine.renderer.name}, {a.mode})"))
     except (UnknownBackendError, WeightsError, PlanningError) as e:
@@ -380,7 +380,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
                                       "num_cpus": a.num_cpus, "num_gpus": a.num_gpus}
     try:
         report = run_eval(out, modes=modes, n=a.n, seed=a.seed, progress=progress, categories=cats,
-                          save_images=a.save_images, weights=a.weights, workers=a.workers, threads=a.threads, ray=ray)
+                          save_images=a.save_images, weights=a.weights, workers=a.workers, threads=a.threads, ray=ray,
+                          backends=_settings(a))
     except WeightsError as e:
         raise CLIError(str(e)) from e
     except (PoolError, RayMissing) as e:
@@ -414,12 +415,13 @@ def cmd_batch(a: argparse.Namespace) -> int:
     from thinkdraw.batch.ray_backend import RayMissing
 
     items = read_prompts(a.prompts, seed=a.seed, mode=a.mode)
-    settings = BatchSettings(renderer=a.renderer, rounds=a.rounds, bands=a.bands, weights=a.weights, size=a.size)
+    backends = _settings(a)
+    settings = BatchSettings.of(backends, rounds=a.rounds, bands=a.bands, weights=a.weights, size=a.size)
     ray = None if a.ray is None else {"address": a.ray or None, "actors": a.ray_actors or a.workers,
                                       "num_cpus": a.num_cpus, "num_gpus": a.num_gpus}
     try:
         s = run_batch(items, a.out, settings, workers=a.workers, threads=a.threads, ray=ray,
-                      progress=_progress(f"batch ({a.mode})"))
+                      progress=_progress(f"batch ({a.mode})"), backends=backends)
     except (PoolError, RayMissing) as e:
         raise CLIError(_one_line(e)) from e
     failed = f", {s.failed} failed (see their 'error')" if s.failed else ""
@@ -430,7 +432,6 @@ def cmd_batch(a: argparse.Namespace) -> int:
 
 def cmd_edit(a: argparse.Namespace) -> int:
     from thinkdraw.draw.base import UnknownBackendError
-    from thinkdraw.engine import Engine
     from thinkdraw.models.weights import WeightsError
     from thinkdraw.plan.pngmeta import check_target, free_name, image_format
 
@@ -456,7 +457,7 @@ def cmd_edit(a: argparse.Namespace) -> int:
         image_format(target)
         check_target(Path(target), overwrite)
     try:
-        engine = Engine(renderer=_renderer(a), max_rounds=a.rounds, weights=a.weights)
+        engine = _engine(a, max_rounds=a.rounds)
         result = engine.edit(images[0] if len(images) == 1 else list(images), instruction, seed=a.seed, mode=a.mode,
                              progress=_progress(f"editing ({engine.renderer.name}, {a.mode})"))
     except (UnknownBackendError, WeightsError) as e:
@@ -520,19 +521,10 @@ def _print_turn(out, a: argparse.Namespace, store) -> None:
     print(f"image: {t.image_path}")
 
 
-def _renderer(a: argparse.Namespace):
-    """--renderer with its --model: a name the Engine builds, or the diffusers renderer (its model) built here."""
-    if getattr(a, "model", None) is None and a.renderer != "diffusers":
-        return a.renderer
-    from thinkdraw.draw.base import get_renderer
-
-    return get_renderer(a.renderer, weights=a.weights, model=getattr(a, "model", None))
-
-
-def _session_engine(a: argparse.Namespace, renderer: str):
-    from thinkdraw.engine import Engine
-
-    return Engine(renderer=a.renderer or renderer, max_rounds=getattr(a, "rounds", 2), weights=a.weights)
+def _session_engine(a: argparse.Namespace, renderer: str | None):
+    """A session's engine: --renderer, else the session's own renderer (``renderer``; None for a new session:
+    the environment's and config file's, else builtin); the other backends as every command resolves them."""
+    return _engine(a, _settings(a, renderer=renderer), max_rounds=getattr(a, "rounds", 2))
 
 
 def cmd_session(a: argparse.Namespace) -> int:
@@ -559,8 +551,7 @@ def cmd_session(a: argparse.Namespace) -> int:
                 raise CLIError("session new needs a PROMPT or --from IMAGE (one of them)")
             if a.image is not None and not Path(a.image).is_file():
                 raise CLIError(f"cannot read {a.image!r}: no such file")
-            renderer = a.renderer or "builtin"
-            eng = _session_engine(a, renderer)
+            eng = _session_engine(a, None)
             s = Session.create(store, prompt=a.prompt, image=a.image, engine=eng, name=a.name, seed=a.seed,
                                mode=a.mode, renderer=eng.renderer.name)
             from thinkdraw.session import TurnOutcome
@@ -658,12 +649,10 @@ def cmd_chat(a: argparse.Namespace) -> int:
             raise CLIError(str(e)) from e
     interactive = sys.stdin.isatty()
 
-    def engine(renderer: str):
+    def engine(renderer: str | None):
         nonlocal eng
         if eng is None:
-            from thinkdraw.engine import Engine
-
-            eng = Engine(renderer=a.renderer or renderer, max_rounds=a.rounds, weights=a.weights)
+            eng = _engine(a, _settings(a, renderer=renderer), max_rounds=a.rounds)
         return eng
 
     def say(text: str = "") -> None:
@@ -684,7 +673,7 @@ def cmd_chat(a: argparse.Namespace) -> int:
     def new_image(prompt: str):
         nonlocal s
         if s is None:
-            e = engine("builtin")
+            e = engine(None)
             s = Session.create(store, prompt=prompt, engine=e, mode=a.mode, renderer=e.renderer.name, seed=a.seed)
             say(f"session {s.id}")
             from thinkdraw.session import TurnOutcome
@@ -830,8 +819,9 @@ def cmd_serve(a: argparse.Namespace) -> int:
     check_bind(a.host, key)  # refuses (one line, exit 2) before anything is imported or loaded
     if not 0 < a.max_upload_mb <= 4096 or a.job_timeout <= 0:
         raise CLIError("--max-upload-mb must be in (0, 4096] and --job-timeout above 0")
-    config = ServeConfig(host=a.host, port=a.port, workers=a.workers, api_key=key,
-                         data_dir=Path(a.data) if a.data else default_data_dir(), renderer=a.renderer, mode=a.mode,
+    backends = _settings(a)
+    config = ServeConfig(host=a.host, port=a.port, workers=a.workers, api_key=key, backends=backends,
+                         data_dir=Path(a.data) if a.data else default_data_dir(), renderer=backends.renderer, mode=a.mode,
                          rounds=a.rounds, weights=a.weights, queue=a.queue, max_upload_mb=a.max_upload_mb,
                          max_pixels=a.max_pixels, job_timeout=a.job_timeout,
                          files_ttl=a.files_ttl)
@@ -858,7 +848,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"thinkdraw serve: http://{shown}:{port}/ (API at /v1, docs at /docs; {a.workers} worker(s), renderer "
-          f"{a.renderer}, data {config.data_dir}{', API key required' if key else ''})", flush=True)
+          f"{config.renderer}, data {config.data_dir}{', API key required' if key else ''})", flush=True)
     server.run(sockets=[sock])
     return 0
 
@@ -900,8 +890,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"thinkdraw: error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _backend_args(q, critic: bool = False) -> None:
-    """The flags that choose the planner (and critic) and reach an LLM / VLM server (docs/backends.md)."""
+RENDERER_HELP = ("renderer backend: builtin (the bundled models, a thing per box; default unless the environment or "
+                 "config names another), sketch (exact plan raster), scene (the former whole-scene generator, to "
+                 "compare) or diffusers (a Stable Diffusion checkpoint: --model)")
+MODEL_HELP = ("diffusers renderer: a local diffusers pipeline folder (SD 1.x/2.x, SDXL, GLIGEN; default "
+              "$THINKDRAW_DIFFUSERS_MODEL, else the config's [diffusers] model); never downloaded (docs/diffusers.md)")
+
+
+def _backend_args(q, critic: bool = False, renderer: bool = False, renderer_help: str = RENDERER_HELP) -> None:
+    """The flags that choose the planner, critic and renderer (with its --model) and reach an LLM / VLM server
+    (docs/backends.md); every command that builds an Engine takes them all, resolved by ``_settings``."""
     q.add_argument("--config", metavar="FILE", default=None,
                    help="TOML config file (default: $THINKDRAW_CONFIG, else ~/.config/thinkdraw/config.toml)")
     q.add_argument("--planner", choices=("rules", "llm"), default=None, help="planner (default: the config's, "
@@ -917,12 +915,15 @@ def _backend_args(q, critic: bool = False) -> None:
                        "the LLM's server, or the config's [vlm])")
         q.add_argument("--vlm-model", metavar="NAME", default=None, help="the vlm critic's model (default: "
                        "$THINKDRAW_VLM_MODEL, [vlm] model, else the LLM's)")
+    if renderer:
+        q.add_argument("--renderer", default=None, help=renderer_help)
+        q.add_argument("--model", metavar="DIR", default=None, help=MODEL_HELP)
 
 
 def cmd_doctor(a: argparse.Namespace) -> int:
     from thinkdraw.doctor import doctor
 
-    return doctor(a)
+    return doctor(a, _settings(a))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -932,8 +933,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="thinkdraw", description="Reasoning-first image generation: think, plan, draw, reflect.")
     p.add_argument("--version", action="version", version=f"thinkdraw {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    model_help = ("diffusers renderer: a local diffusers pipeline folder (SD 1.x/2.x, SDXL; default "
-                  "$THINKDRAW_DIFFUSERS_MODEL); never downloaded (docs/diffusers.md)")
     weights_help = ("a weights folder (from thinkdraw train ... --export) for the models it holds; the others "
                     "are the bundled ones (default: $THINKDRAW_WEIGHTS, else the bundled weights)")
 
@@ -956,10 +955,6 @@ def build_parser() -> argparse.ArgumentParser:
                          f"stdout (default: {DEFAULT_OUTPUT}, or {Path(DEFAULT_OUTPUT).stem}-1.png, ... when taken: "
                          f"never overwritten)")
     sg.add_argument("--force", action="store_true", help="overwrite an existing --output file")
-    sg.add_argument("--renderer", default=None, help="renderer backend: builtin (the bundled models, a thing per box; "
-                    "default unless the config names another), sketch (exact plan raster), scene (the former "
-                    "whole-scene generator, to compare) or diffusers (a Stable Diffusion checkpoint: --model)")
-    sg.add_argument("--model", metavar="DIR", default=None, help=model_help)
     sg.add_argument("--mode", choices=MODES, default=DEFAULT_MODE,
                     help="reflect: think, draw, let the critic check the image against the plan and "
                          "redraw only the failed regions; think: plan, then draw once; direct: draw from the "
@@ -974,14 +969,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="square canvas in pixels, sketch and diffusers renderers (builtin draws 256 px; diffusers "
                          "defaults to its model's size)")
     sg.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
-    _backend_args(sg, critic=True)
+    _backend_args(sg, critic=True, renderer=True)
     sg.set_defaults(func=cmd_generate)
 
     sdo = sub.add_parser("doctor", help="which backends are installed and reachable, the devices torch sees, where "
                                         "weights, sessions and the config are")
     sdo.add_argument("--json", action="store_true", help="the same as JSON")
     sdo.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each server")
-    _backend_args(sdo, critic=True)
+    _backend_args(sdo, critic=True, renderer=True)
     sdo.set_defaults(func=cmd_doctor)
 
     si = sub.add_parser("inspect", help="print the plan, prompt, seed, rounds and timings an image carries")
@@ -1023,6 +1018,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--save-images", type=_int_in(0), default=0, metavar="K", help="keep the first K images per mode")
     se.add_argument("--fresh", action="store_true", help="ignore results.jsonl from an earlier run in --out")
     se.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
+    _backend_args(se, critic=True, renderer=True)
     _scale_options(se)
     se.set_defaults(func=cmd_eval)
 
@@ -1047,11 +1043,11 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--out", required=True, metavar="DIR", help="folder for the PNGs, results.jsonl and batch.json")
     sb.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="mode of a prompt that names none")
     sb.add_argument("--seed", type=int, default=0, help="seed of a prompt that names none")
-    sb.add_argument("--renderer", default="builtin", help="renderer backend: builtin or sketch")
     sb.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
     sb.add_argument("--bands", type=_int_in(1, 8), default=3, help="interleaved: number of horizontal bands")
     sb.add_argument("--size", type=_int_in(MIN_SIZE, MAX_SIZE), default=None, help="square canvas, sketch renderer")
     sb.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
+    _backend_args(sb, critic=True, renderer=True)
     _scale_options(sb)
     sb.set_defaults(func=cmd_batch)
 
@@ -1074,13 +1070,12 @@ def build_parser() -> argparse.ArgumentParser:
         sd.add_argument("--mode", choices=("think", "reflect"), default=DEFAULT_MODE,
                         help="reflect: after the edit the critic checks the new plan and failures are redrawn, only "
                              "inside the edit's regions; think: draw the edit once")
-        sd.add_argument("--renderer", default="builtin", help="renderer backend: builtin, sketch, scene or diffusers")
-        sd.add_argument("--model", metavar="DIR", default=None, help=model_help)
         sd.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
         sd.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
         sd.add_argument("--seed", type=int, default=None, help="seed of the redraw (default: the image's own seed)")
         sd.add_argument("-v", "--verbose", action="store_true", help="print the reasoning: locate, edit, final state")
         sd.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+        _backend_args(sd, critic=True, renderer=True)
         sd.set_defaults(func=cmd_edit)
 
     ss = sub.add_parser("session", help="a conversation that survives: a tree of turns (new, edit, undo, redo, "
@@ -1092,7 +1087,8 @@ def build_parser() -> argparse.ArgumentParser:
     def common(q, engine: bool = True):
         q.add_argument("--data-dir", metavar="DIR", default=None, help=data_help)
         if engine:
-            q.add_argument("--renderer", default=None, help="renderer backend (default: the session's)")
+            _backend_args(q, critic=True, renderer=True, renderer_help="renderer backend (default: the session's; a "
+                          "new session: the environment's or config's, else builtin)")
             q.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
             q.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
             q.add_argument("-v", "--verbose", action="store_true", help="print the turn's reasoning")
@@ -1145,7 +1141,8 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--session", default=None, help="go on with this session (id, id prefix or name)")
     sh.add_argument("--data-dir", metavar="DIR", default=None, help=data_help)
     sh.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="mode of new images and edits")
-    sh.add_argument("--renderer", default=None, help="renderer backend (default: builtin, or the session's)")
+    _backend_args(sh, critic=True, renderer=True, renderer_help="renderer backend (default: the session's; a new "
+                  "session: the environment's or config's, else builtin)")
     sh.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
     sh.add_argument("--weights", metavar="DIR", default=None, help=weights_help)
     sh.add_argument("--seed", type=int, default=0, help="seed of new images")
@@ -1169,8 +1166,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--data", default=None, metavar="DIR",
                     help="where the server writes: sessions (the same store as thinkdraw session), files/ (served "
                          "images), uploads/ (in flight); default $THINKDRAW_DATA, else the user data folder")
-    sv.add_argument("--renderer", default="builtin", choices=("builtin", "sketch"),
-                    help="what model 'thinkdraw' draws with (thinkdraw-builtin and thinkdraw-sketch are always there)")
+    _backend_args(sv, critic=True, renderer=True, renderer_help="what model 'thinkdraw' draws with (default: the "
+                  "environment's or config's, else builtin; thinkdraw-builtin and thinkdraw-sketch are always there)")
     sv.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="mode of a request that names none")
     sv.add_argument("--rounds", type=_int_in(0, 8), default=2, help="reflect: at most this many redraw rounds")
     sv.add_argument("--weights", metavar="DIR", default=None, help=weights_help)

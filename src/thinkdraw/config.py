@@ -45,6 +45,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 CONFIG_ENV = "THINKDRAW_CONFIG"
+DIFFUSERS_MODEL_ENV = "THINKDRAW_DIFFUSERS_MODEL"  # the diffusers renderer's model (draw.diffusers_renderer)
 LLM_FIELDS = ("url", "model", "api_key")
 DEFAULT_TIMEOUT = 120.0
 
@@ -155,8 +156,10 @@ def read_config(path: Path) -> FileConfig:
 def resolve(config: str | None = None, *, planner: str | None = None, fallback: str | None = None,
             renderer: str | None = None, critic: str | None = None, llm_url: str | None = None,
             llm_model: str | None = None, llm_api_key: str | None = None, vlm_model: str | None = None,
-            env: Mapping[str, str] | None = None) -> Settings:
-    """Flags (the keyword arguments; None: not given) over environment over the config file."""
+            model: str | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Flags (the keyword arguments; None: not given) over environment over the config file. ``model``: the
+    diffusers renderer's pipeline folder (``--model``, else ``$THINKDRAW_DIFFUSERS_MODEL``, else ``[diffusers]
+    model``), kept in ``Settings.diffusers["model"]`` with the table's other settings."""
     env = os.environ if env is None else env
     path, how = config_path(config, env)
     f = read_config(path) if path is not None else FileConfig()
@@ -176,6 +179,10 @@ def resolve(config: str | None = None, *, planner: str | None = None, fallback: 
     s.fallback = None if fb in (None, "none") else fb
     s.renderer = pick("renderer", (renderer, "--renderer"), (f.renderer, file_label)) or "builtin"
     s.critic = pick("critic", (critic, "--critic"), (f.critic, file_label)) or "builtin"
+    m = pick("diffusers.model", (model, "--model"), (env.get(DIFFUSERS_MODEL_ENV), f"${DIFFUSERS_MODEL_ENV}"),
+             (f.diffusers.get("model"), f"{file_label} [diffusers]"))
+    if m is not None:
+        s.diffusers["model"] = m
     flags = {"url": llm_url, "model": llm_model, "api_key": llm_api_key}
     llm_cands = {k: [(flags[k], f"--llm-{k.replace('_', '-')}"), (env.get(f"THINKDRAW_LLM_{k.upper()}"),
                                                                    f"$THINKDRAW_LLM_{k.upper()}"),

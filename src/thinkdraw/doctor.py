@@ -89,7 +89,7 @@ def _diffusers(settings) -> dict:
         out.update(ok=False, status=f"not installed: {', '.join(missing)} (pip install 'thinkdraw[diffusers]')")
     else:
         out.update(ok=True, status="installed" + (f"; model {out['model']}: {out['model_status']}" if model else
-                                                  "; no model named ([diffusers] model, or --model)"))
+                                                  "; no model named (--model, $THINKDRAW_DIFFUSERS_MODEL or [diffusers] model)"))
     return out
 
 
@@ -191,11 +191,14 @@ def render(r: dict) -> str:
     return "\n".join(lines)
 
 
-def doctor(a) -> int:
-    from thinkdraw.config import resolve
+def doctor(a, settings=None) -> int:
+    """``settings``: resolved by the CLI (``thinkdraw.cli._settings``, the same for every command); default:
+    the environment and the config file."""
+    if settings is None:
+        from thinkdraw.config import resolve
 
-    s = resolve(a.config, planner=a.planner, fallback=a.fallback, critic=a.critic, llm_url=a.llm_url,
-                llm_model=a.llm_model, llm_api_key=a.llm_api_key, vlm_model=a.vlm_model)
+        settings = resolve()
+    s = settings
     if not 0 < a.timeout <= 60:
         raise ValueError("--timeout must be in (0, 60] seconds")
     r = report(s, timeout=a.timeout)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from thinkdraw.draw.base import Renderer, get_renderer
+from thinkdraw.draw.base import Renderer, get_renderer, refine_steps_of
 from thinkdraw.pixels import boxes_mask
 from thinkdraw.plan.schema import Critique, EditPlan, Reasoning, ScenePlan
 from thinkdraw.reflect.base import Critic, get_critic
@@ -36,9 +36,6 @@ from thinkdraw.think.base import Planner, get_planner
 MODES = ("direct", "think", "reflect", "interleaved")
 DEFAULT_MODE = "reflect"
 MIN_SIZE, MAX_SIZE = 32, 2048  # canvas sizes a renderer that draws any size is asked for
-# sampling steps of a refine round (None: the renderer's default; 8 for builtin). 4 steps scored as 6 did
-# (eval seeds 1 and 2, 900 prompts: 0.971 vs 0.972) at 20% less cost per round
-REFINE_STEPS: int | None = 4
 
 
 @dataclass
@@ -155,8 +152,10 @@ def _pixel_hash(image: Image.Image) -> str:
 class Engine:
     def __init__(self, planner: str | Planner = "rules", renderer: str | Renderer = "builtin",
                  critic: str | Critic = "builtin", max_rounds: int = 2, bands: int = 3, band_threshold: float = 0.99,
-                 refine_steps: int | None = REFINE_STEPS, weights: str | None = None, edit_parser=None) -> None:
-        """``weights``: a weights folder for the models it holds (else ``$THINKDRAW_WEIGHTS``, else the bundled
+                 refine_steps: int | None = None, weights: str | None = None, edit_parser=None) -> None:
+        """``refine_steps``: sampling steps of a reflect round's redraw; None (default): what the renderer says it
+        needs (``Renderer.refine_steps``: 4 for builtin, 10 for diffusers; a renderer that says none draws its
+        default steps). ``weights``: a weights folder for the models it holds (else ``$THINKDRAW_WEIGHTS``, else the bundled
         ones; see models/weights.py). ``edit_parser``: reads edit instructions, ``(instruction, plan) ->
         intents`` (default: the rules; an LLM: ``thinkdraw.edit.llm_instruct.LLMInstructionParser``)."""
         self.edit_parser = edit_parser
@@ -169,7 +168,36 @@ class Engine:
         self._critic_name = critic if isinstance(critic, str) else getattr(critic, "name", type(critic).__name__)
         self.max_rounds = max_rounds
         self.bands, self.band_threshold = bands, band_threshold
+        if refine_steps is not None and (not isinstance(refine_steps, int) or refine_steps < 1):
+            raise ValueError(f"refine_steps must be a whole number >= 1 or None, not {refine_steps!r}")
         self.refine_steps = refine_steps
+
+    def refine_step_count(self) -> int | None:
+        """The steps a refine round asks the renderer in use for: ``refine_steps`` given to the Engine, else the
+        renderer's own ``refine_steps`` (None: its default steps)."""
+        return self.refine_steps if self.refine_steps is not None else refine_steps_of(self.renderer)
+
+    @classmethod
+    def from_settings(cls, settings=None, renderer: str | Renderer | None = None, **kw) -> Engine:
+        """The engine that resolved settings name (``thinkdraw.config.resolve``: flags over environment over the
+        config file; default: the environment and the file): their planner (llm: with its endpoint and
+        fallback), renderer (diffusers: with the ``[diffusers]`` table and its model) and critic (vlm: with
+        its endpoint). Every front end builds its engine here (generate, edit, session, chat, batch, eval,
+        serve). ``renderer``: another renderer name (built with the same settings) or object; ``kw``: the
+        Engine's other arguments (max_rounds, bands, weights, ...)."""
+        from thinkdraw.reflect.base import critic_from_settings
+        from thinkdraw.think.base import planner_from_settings
+
+        if settings is None:
+            from thinkdraw.config import resolve
+
+            settings = resolve()
+        from thinkdraw.draw.base import renderer_from_settings
+
+        if renderer is None or isinstance(renderer, str):
+            renderer = renderer_from_settings(settings, renderer, weights=kw.get("weights"))
+        return cls(planner=planner_from_settings(settings), renderer=renderer, critic=critic_from_settings(settings),
+                   **kw)
 
     @property
     def critic(self) -> Critic:
@@ -271,7 +299,7 @@ class Engine:
                     break
             t = time.perf_counter()
             redo = self.renderer.draw(edit.result or plan, seed=seed + 1000 * k, mask=mask, init=image,
-                                      steps=self.refine_steps)
+                                      steps=self.refine_step_count())
             image = redo.image
             crit = self.critic.check(image, plan)
             rounds.append(Round(image, crit, time.perf_counter() - t, label=f"refine {k}", edit=edit))

@@ -58,6 +58,23 @@ class BatchSettings(BaseModel):
     bands: int = 3
     weights: str | None = None
     size: int | None = None
+    planner: str = "rules"
+    critic: str = "builtin"
+    model: str | None = None  # the diffusers renderer's model
+
+    @classmethod
+    def of(cls, backends, **kw) -> BatchSettings:
+        """The names of the backends resolved settings (``thinkdraw.config.resolve``) draw with, and ``kw``. The
+        endpoints (URLs, API keys) are not recorded: a folder's ``batch.json`` never holds a key."""
+        model = backends.diffusers.get("model") if backends.renderer == "diffusers" else None
+        return cls(renderer=backends.renderer, planner=backends.planner, critic=backends.critic,
+                   model=str(model) if model is not None else None, **kw)
+
+    def backends(self):
+        """Settings for these names from the environment and the config file (their endpoints, [diffusers])."""
+        from thinkdraw.config import resolve
+
+        return resolve(planner=self.planner, renderer=self.renderer, critic=self.critic, model=self.model)
 
 
 class BatchRecord(BaseModel):
@@ -139,17 +156,19 @@ def read_prompts(path: str | Path, seed: int = 0, mode: str = DEFAULT_MODE) -> l
 
 class GenerateTask:
     """What a worker does with one BatchItem: generate, encode the PNG (with its plan), make the record.
-    Picklable; ``setup`` builds the engine in the worker (or uses ``engine`` given, pickled over)."""
+    Picklable; ``setup`` builds the engine in the worker (``Engine.from_settings``: ``backends``, the resolved
+    settings, else the settings' names with the environment and config file), or uses ``engine`` given."""
 
-    def __init__(self, settings: BatchSettings, engine=None) -> None:
-        self.settings, self.engine = settings, engine
+    def __init__(self, settings: BatchSettings, engine=None, backends=None) -> None:
+        self.settings, self.engine, self.backends = settings, engine, backends
 
     def setup(self) -> None:
         if self.engine is None:
             from thinkdraw.engine import Engine
 
             s = self.settings
-            self.engine = Engine(renderer=s.renderer, max_rounds=s.rounds, bands=s.bands, weights=s.weights)
+            self.engine = Engine.from_settings(self.backends if self.backends is not None else s.backends(),
+                                               max_rounds=s.rounds, bands=s.bands, weights=s.weights)
 
     def __call__(self, it: BatchItem) -> tuple[BatchRecord, bytes | None]:
         from thinkdraw.plan.pngmeta import encode_image
@@ -235,9 +254,11 @@ def finished(out: Path, r: BatchRecord | None) -> bool:
 
 def run_batch(items: list[BatchItem], out: str | Path, settings: BatchSettings | None = None, workers: int = 1,
               threads: int = 1, engine=None, progress: Callable[[int, int], None] | None = None,
-              ray: dict[str, Any] | None = None) -> BatchSummary:
+              ray: dict[str, Any] | None = None, backends=None) -> BatchSummary:
     """Draw every item not yet finished in ``out``; returns what was done. ``engine``: a ready Engine (the
-    Python API, tests); it is pickled to each worker. ``ray``: run on Ray instead of local processes (the
+    Python API, tests); it is pickled to each worker. ``backends``: resolved settings
+    (``thinkdraw.config.resolve``, the CLI's flags) each worker builds its engine from; their names must be
+    ``settings``' (``BatchSettings.of``). ``ray``: run on Ray instead of local processes (the
     keyword arguments of ``thinkdraw.batch.ray_backend.run_ray``: address, actors, num_cpus, num_gpus)."""
     from thinkdraw.plan.pngmeta import write_bytes
 
@@ -250,7 +271,7 @@ def run_batch(items: list[BatchItem], out: str | Path, settings: BatchSettings |
     count = {"done": reused, "drawn": 0}
     if progress is not None:
         progress(reused, len(items))
-    task = GenerateTask(settings, engine)
+    task = GenerateTask(settings, engine, backends)
 
     with Journal(out / RESULTS) as journal:
         def commit(it: BatchItem, result: tuple[BatchRecord, bytes | None]) -> None:

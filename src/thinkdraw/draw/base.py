@@ -26,6 +26,10 @@ class DrawResult:
 @runtime_checkable
 class Renderer(Protocol):
     name: str
+    refine_steps: int | None
+    """The sampling steps a reflect round's masked redraw needs (None: the renderer's default steps). The
+    Engine asks for this number (``Engine(refine_steps=N)`` overrides it); a renderer draws the steps it is
+    asked for and never raises or lowers them silently."""
 
     def draw(
         self,
@@ -61,6 +65,16 @@ def check_draw_args(name: str, plan: ScenePlan, mode: str, steps: int | None, de
     return n_steps
 
 
+def refine_steps_of(renderer) -> int | None:
+    """What ``renderer`` says a refine round needs (its ``refine_steps``; None: its default steps). A renderer
+    written before the attribute existed has none: its default steps, as before."""
+    n = getattr(renderer, "refine_steps", None)
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ValueError(f"the {getattr(renderer, 'name', type(renderer).__name__)} renderer's refine_steps must "
+                         f"be a whole number of steps >= 1 or None, not {n!r}")
+    return n
+
+
 class UnknownBackendError(ValueError):
     pass
 
@@ -91,6 +105,20 @@ def get_renderer(name: str, weights: str | None = None, **options) -> Renderer:
     return _RENDERERS[name](weights=weights, **options)
 
 
+def renderer_from_settings(settings, name: str | None = None, weights: str | None = None) -> Renderer:
+    """The renderer the resolved settings name (``thinkdraw.config.resolve``: flags over environment over the
+    config file), or the renderer ``name`` built with the same settings (a server's per-request renderer, a
+    session's own). The diffusers renderer gets the ``[diffusers]`` table, its ``model`` resolved from
+    ``--model``, ``$THINKDRAW_DIFFUSERS_MODEL`` or the file. ``--model`` given with another renderer is refused."""
+    if name is None:
+        name = settings.renderer
+        if name != "diffusers" and settings.sources.get("diffusers.model") == "--model":
+            raise UnknownBackendError(f"the {name} renderer takes no model (--model is for --renderer diffusers)")
+    if name != "diffusers":
+        return get_renderer(name, weights=weights)
+    return get_renderer(name, weights=weights, **dict(settings.diffusers))
+
+
 def renderer_names() -> list[str]:
     _load_builtin()
     return sorted(_RENDERERS)
@@ -119,8 +147,15 @@ def _load_builtin() -> None:
     if "diffusers" not in _RENDERERS:
         def _diffusers(weights: str | None = None, model: str | None = None, **options) -> Renderer:
             # the diffusers extra is imported here only, when this renderer is asked for
+            import inspect
+
             from thinkdraw.draw.diffusers_renderer import DiffusersRenderer
 
+            known = [k for k in inspect.signature(DiffusersRenderer).parameters if k not in ("pipeline", "weights")]
+            bad = sorted(set(options) - set(known))
+            if bad:
+                raise UnknownBackendError(f"the diffusers renderer has no setting {', '.join(bad)} ([diffusers] in "
+                                          f"the config file takes {', '.join(known)})")
             return DiffusersRenderer(model=model, **options)
 
         register_renderer("diffusers", _diffusers)

@@ -36,12 +36,18 @@ from thinkdraw.plan.schema import Attributes, Background, Entity, ScenePlan
 SHARPEN = 1.0  # matte edge width in output px after stretching (the world's antialiased edges are ~1 px)
 
 
+# sampling steps of a reflect round's redraw: 4 steps scored as 6 did (eval seeds 1 and 2, 900 prompts: 0.971
+# vs 0.972) at 20% less cost per round (the Engine asks the renderer for this: Renderer.refine_steps)
+REFINE_STEPS = 4
+
+
 class BuiltinRenderer:
     name = "builtin"
     sizes = (256,)  # the canvas it was trained on
 
     def __init__(self, steps: int = 8, guidance: float = 2.0, bg_steps: int = 2, things=None,
-                 scene: SceneRenderer | None = None, weights: str | None = None, blend: bool = True) -> None:
+                 scene: SceneRenderer | None = None, weights: str | None = None, blend: bool = True,
+                 refine_steps: int | None = REFINE_STEPS) -> None:
         """Loads the weights in force (``weights`` folder, else ``$THINKDRAW_WEIGHTS``, else the bundled ones)
         unless the thing generator / scene renderer are given."""
         from thinkdraw.models.bundled import load_things, set_threads
@@ -50,6 +56,7 @@ class BuiltinRenderer:
         self.things = (things or load_things(folder=weights)).eval()
         self.scene = scene or SceneRenderer(weights=weights, guidance=1.0)  # backgrounds: no guidance needed
         self.steps, self.guidance, self.bg_steps, self.blend = steps, guidance, bg_steps, blend
+        self.refine_steps = refine_steps
 
     def draw(self, plan: ScenePlan, seed: int = 0, mask: np.ndarray | None = None, init: Image.Image | None = None,
              progress: ProgressCallback | None = None, mode: str = "think", steps: int | None = None) -> DrawResult:

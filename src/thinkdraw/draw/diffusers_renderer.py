@@ -23,9 +23,17 @@ pixel space, so every pixel outside ``M`` is bit-identical to ``I``.
 Seeds: the initial noise comes from ``torch.Generator("cpu").manual_seed(seed)`` on every device (same seed,
 same noise; same image on the same device). Device: cuda, else mps, else cpu; fp16 on cuda and mps, fp32 on
 cpu (``dtype`` overrides: "bf16" where the device has it).
-Pipelines: StableDiffusion (1.x, 2.x, epsilon or v prediction, inpainting variants) and StableDiffusionXL.
-GLIGEN checkpoints load as plain SD pipelines (their gated attention is not driven; regional prompting does
-the grounding). Flux, SD3 and others are refused with a clear error.
+Pipelines: StableDiffusion (1.x, 2.x, epsilon or v prediction, inpainting variants), StableDiffusionXL and
+GLIGEN (a UNet with ``attention_type == "gated"``: its position net and gated self-attention are driven with
+the plan's boxes and phrases, see ``grounding``). Flux, SD3 and others are refused with a clear error.
+GLIGEN   ``grounding="auto"`` (default) on a GLIGEN checkpoint: the plan's boxes (0..1, x0 y0 x1 y1, as GLIGEN's)
+         and one phrase per box ("a red apple", its pooled CLIP text embedding) go to the UNet's position net
+         as ``cross_attention_kwargs["gligen"]`` for the first ``gligen_beta`` of the steps (scheduled
+         sampling, 0.3 as StableDiffusionGLIGENPipeline), the negative row with every box masked off, as that
+         pipeline does; the whole prompt predicts everywhere and no regional composition runs (the checkpoint's
+         own layout input replaces it, at 2 UNet rows a step instead of 2 + boxes). ``grounding="both"`` adds
+         the regional composition with the grounding tokens fed to every row; ``"regions"`` ignores the gated
+         layers (the former behaviour).
 """
 
 from __future__ import annotations
@@ -52,7 +60,12 @@ BACKGROUNDS = {"sky": "the open sky", "grass": "a grassy field", "sea": "the sea
                "wall": "a plain wall", "plain": "a plain backdrop"}
 TIMES = {"day": "", "sunset": " at sunset", "night": " at night"}
 STEPS = 30  # default sampling steps
-MIN_STEPS = 10  # fewer asked steps are raised to this (see DiffusersRenderer)
+GROUNDINGS = ("auto", "regions", "gligen", "both")
+GLIGEN_BETA = 0.3  # share of the steps with GLIGEN's grounding tokens (StableDiffusionGLIGENPipeline's default)
+GLIGEN_MAX_OBJS = 30  # GLIGEN's position net takes at most this many boxes
+# what a reflect round's masked redraw asks for (Renderer.refine_steps): a diffusion scheduler draws mush in
+# the builtin rectified flow's 4 steps; 10 keeps the seam and the region recognisable at a third of the cost
+REFINE_STEPS = 10
 
 
 class ModelError(ValueError):
@@ -159,6 +172,16 @@ def load_pipeline(model: str, device: str | torch.device | None = None, dtype=No
     return pipe
 
 
+def gligen_kind(pipe) -> str | None:
+    """"gated" when the pipeline's UNet is a GLIGEN one (text-box grounding: ``attention_type == "gated"`` in
+    its config, with a position net), "gated-text-image" for GLIGEN's text+image variant, else None."""
+    unet = getattr(pipe, "unet", None)
+    kind = getattr(getattr(unet, "config", None), "attention_type", None)
+    if kind in ("gated", "gated-text-image") and hasattr(unet, "position_net"):
+        return kind
+    return None
+
+
 def entity_prompt(e: Entity, style: str = "") -> str:
     """What one box is asked to hold: 'a red apple', 'a wooden table'."""
     a = e.attributes
@@ -202,12 +225,20 @@ class DiffusersRenderer:
     sizes = None  # any canvas that is a multiple of the VAE's factor (8 for SD)
 
     def __init__(self, model: str | None = None, pipeline=None, steps: int | None = None, guidance: float = 7.5,
-                 negative: str = "", soft: float = 1.0, ground: float = 0.8, min_steps: int | None = None,
-                 device: str | None = None, dtype=None, weights: str | None = None) -> None:
+                 negative: str = "", soft: float = 1.0, ground: float = 0.8, refine_steps: int | None = None,
+                 grounding: str = "auto", gligen_beta: float = GLIGEN_BETA, device: str | None = None, dtype=None,
+                 weights: str | None = None) -> None:
         """``model``: a diffusers pipeline folder (else ``$THINKDRAW_DIFFUSERS_MODEL``), or ``pipeline``: one
-        already loaded. ``ground``: the share of the steps that are region-grounded. ``min_steps``: fewer asked
-        steps are raised to it (the engine's refine rounds ask 4, tuned for the builtin rectified flow; a
-        diffusion scheduler draws mush in 4). ``weights`` is accepted for the factory and not used."""
+        already loaded. ``ground``: the share of the steps that are region-grounded. ``refine_steps``: the steps
+        the engine's reflect rounds ask for (default ``REFINE_STEPS``, 10; ``Renderer.refine_steps``); every
+        ``draw`` runs exactly the steps it is asked for. ``grounding``: how think mode puts things in their
+        boxes: "auto" (GLIGEN's gated attention on a GLIGEN checkpoint, else regional prompting), "regions",
+        "gligen" (a GLIGEN checkpoint only) or "both"; ``gligen_beta``: the share of the steps GLIGEN grounds.
+        ``weights`` is accepted for the factory and not used."""
+        if grounding not in GROUNDINGS:
+            raise ModelError(f"unknown grounding {grounding!r}: use {', '.join(GROUNDINGS)}")
+        if not 0.0 <= float(gligen_beta) <= 1.0:
+            raise ModelError(f"gligen_beta must be in 0..1, got {gligen_beta}")
         if pipeline is None:
             model = model or os.environ.get(MODEL_ENV)
             if not model:
@@ -220,7 +251,23 @@ class DiffusersRenderer:
         self.xl = hasattr(pipeline, "text_encoder_2")
         self.steps, self.guidance, self.negative = steps or STEPS, guidance, negative
         self.soft, self.ground = soft, ground
-        self.min_steps = MIN_STEPS if min_steps is None else min_steps
+        self.refine_steps = REFINE_STEPS if refine_steps is None else int(refine_steps)
+        if self.steps < 1 or self.refine_steps < 1:
+            raise ValueError(f"steps and refine_steps must be at least 1, got {self.steps} and {self.refine_steps}")
+        self.gligen = gligen_kind(pipeline)  # "gated" for a GLIGEN checkpoint (its position net is driven)
+        if self.gligen == "gated-text-image":
+            raise ModelError(f"{self.model or 'this pipeline'} is a GLIGEN text+image checkpoint (gated-text-image); the "
+                             f"diffusers renderer drives GLIGEN's text-box checkpoints (attention_type gated)")
+        if self.gligen and int(pipeline.unet.config.in_channels) != 4:
+            raise ModelError(f"{self.model or 'this pipeline'} is a GLIGEN inpainting checkpoint "
+                             f"({pipeline.unet.config.in_channels} input channels); the diffusers renderer drives "
+                             f"GLIGEN's text-box generation checkpoints (4 input channels)")
+        if grounding == "auto":
+            grounding = "gligen" if self.gligen else "regions"
+        if grounding in ("gligen", "both") and not self.gligen:
+            raise ModelError(f"grounding {grounding!r} needs a GLIGEN checkpoint (a UNet with attention_type "
+                             f"'gated'); {self.model or 'this pipeline'} has none: use 'regions' or 'auto'")
+        self.grounding, self.gligen_beta = grounding, float(gligen_beta)
         self.vae_f = int(getattr(pipeline, "vae_scale_factor", 8))
         sample = getattr(pipeline.unet.config, "sample_size", None)
         self.default_size = int(sample) * self.vae_f if isinstance(sample, int) else None
@@ -257,7 +304,6 @@ class DiffusersRenderer:
         n_steps = self.steps if steps is None else int(steps)
         if n_steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
-        n_steps = max(n_steps, self.min_steps)
         placed = [e for e in plan.entities if e.box is not None] if mode == "think" else []
         if mode == "think" and len(placed) < len(plan.entities):
             raise ValueError("plan has unplaced entities; run the layout solver first: "
@@ -278,8 +324,14 @@ class DiffusersRenderer:
             if init.size != (W, H):
                 raise ValueError(f"init image is {init.size[0]}x{init.size[1]}, the canvas is {W}x{H}")
         dev = self.device
+        use_gligen = self.grounding in ("gligen", "both") and bool(regions)
+        if self.grounding == "gligen":
+            masks = masks[:0]  # GLIGEN's own layout input replaces the regional composition
+        phrases = [entity_prompt(e) for e in regions][:GLIGEN_MAX_OBJS] if use_gligen else []
+        boxes = [list(e.box) for e in regions][:GLIGEN_MAX_OBJS] if use_gligen else []
         with torch.inference_mode():
-            arr = self._sample(prompts, negative, masks, n_steps, seed, (H, W), m, init, progress)
+            gl = self._gligen_inputs(phrases, boxes) if use_gligen else None
+            arr = self._sample(prompts, negative, masks, n_steps, seed, (H, W), m, init, progress, gl)
         if mode == "think" and plan.texts:
             arr = stamp_text(arr, plan)
         if m is not None:
@@ -289,11 +341,32 @@ class DiffusersRenderer:
                 "prompt": whole, "negative": negative,
                 "regions": [{"id": e.id, "prompt": p, "box": list(e.box)} for e, p in zip(regions, prompts[2:],
                                                                                           strict=True)]}
-        if regions:
+        if regions and self.grounding != "gligen":
             info["background_prompt"] = bg
+        info["grounding"] = self.grounding if regions else "none"  # regions, gligen or both
+        if use_gligen:
+            info["gligen"] = {"phrases": phrases, "boxes": boxes, "beta": self.gligen_beta,
+                              "steps": int(self.gligen_beta * n_steps), "dropped": max(0, len(regions) - len(boxes))}
         return DrawResult(image=Image.fromarray(arr, "RGB"), info=info)
 
-    def _sample(self, prompts, negative, masks, n_steps, seed, hw, m, init, progress) -> np.ndarray:
+    def _gligen_inputs(self, phrases: list[str], boxes: list[list[float]]):
+        """GLIGEN's position-net inputs for one row: boxes (1 x 30 x 4, 0..1), the phrases' pooled CLIP text
+        embeddings (1 x 30 x D) and the mask of the slots in use (1 x 30), as StableDiffusionGLIGENPipeline."""
+        pipe, dev, dt = self.pipe, self.device, self.dtype
+        tok = pipe.tokenizer(phrases, padding=True, truncation=True, max_length=pipe.tokenizer.model_max_length,
+                             return_tensors="pt")
+        pooled = pipe.text_encoder(input_ids=tok.input_ids.to(dev),
+                                   attention_mask=tok.attention_mask.to(dev)).pooler_output
+        n, d = len(phrases), int(pipe.unet.config.cross_attention_dim)
+        b = torch.zeros((1, GLIGEN_MAX_OBJS, 4), device=dev, dtype=dt)
+        b[0, :n] = torch.tensor(boxes, device=dev, dtype=dt).clamp(0, 1)
+        e = torch.zeros((1, GLIGEN_MAX_OBJS, d), device=dev, dtype=dt)
+        e[0, :n] = pooled.to(dt)
+        k = torch.zeros((1, GLIGEN_MAX_OBJS), device=dev, dtype=dt)
+        k[0, :n] = 1
+        return b, e, k
+
+    def _sample(self, prompts, negative, masks, n_steps, seed, hw, m, init, progress, gl=None) -> np.ndarray:
         pipe, dev, dt = self.pipe, self.device, self.dtype
         H, W = hw
         f = self.vae_f
@@ -341,6 +414,7 @@ class DiffusersRenderer:
             tid = torch.tensor([[H, W, 0, 0, H, W]], device=dev, dtype=dt)
             added = (pooled.to(dt), tid)
         ground_until = int(round(self.ground * n_steps)) if n_reg else 0
+        gligen_until = int(self.gligen_beta * n_steps) if gl is not None else 0  # scheduled sampling (GLIGEN)
         masks = masks.to(dev, dt)
         for i, t in enumerate(timesteps):
             grounded = i < ground_until
@@ -354,6 +428,13 @@ class DiffusersRenderer:
             kw = {}
             if added is not None:
                 kw["added_cond_kwargs"] = {"text_embeds": added[0][rows], "time_ids": added[1].expand(len(rows), -1)}
+            if i < gligen_until:  # every row sees the boxes; the negative row has them masked off, as GLIGEN's
+                use = gl[2].expand(len(rows), -1).clone()
+                if cfg:
+                    use[-1] = 0
+                kw["cross_attention_kwargs"] = {"gligen": {"boxes": gl[0].expand(len(rows), -1, -1),
+                                                           "positive_embeddings": gl[1].expand(len(rows), -1, -1),
+                                                           "masks": use}}
             out = unet(xin, t, encoder_hidden_states=emb[rows], return_dict=False, **kw)[0]
             if cfg:
                 out, eps_u = out[:-1], out[-1:]

@@ -39,9 +39,10 @@ class SceneRenderer:
     def __init__(self, steps: int = 8, guidance: float = 2.0, direct_guidance: float = 2.0,
                  tokenizer_path: str | None = None, generator_path: str | None = None,
                  tokenizer=None, generator=None, crop: bool = True, blend: bool = True,
-                 weights: str | None = None) -> None:
+                 weights: str | None = None, refine_steps: int | None = 4) -> None:
         """Loads the weights in force (``weights`` folder, else ``$THINKDRAW_WEIGHTS``, else the bundled ones)
-        unless model objects or weight files are given; a generator trained on another tokenizer is refused."""
+        unless model objects or weight files are given; a generator trained on another tokenizer is refused.
+        ``refine_steps``: the steps a reflect round's redraw asks for (4, as the builtin renderer's)."""
         from thinkdraw.models.bundled import load_generator, load_tokenizer, model_file, set_threads
         from thinkdraw.models.weights import check_pair
 
@@ -55,6 +56,7 @@ class SceneRenderer:
             memory_format=torch.channels_last)
         self.steps, self.guidance, self.direct_guidance = steps, guidance, direct_guidance
         self.crop = crop
+        self.refine_steps = refine_steps
         self.blend = blend
 
     def draw(self, plan: ScenePlan, seed: int = 0, mask: np.ndarray | None = None, init: Image.Image | None = None,

@@ -15,6 +15,7 @@ class SketchRenderer:
     the masked pixels and copies every other pixel bit-identically from ``init``."""
 
     name = "sketch"
+    refine_steps = None  # it does not iterate: steps are ignored
 
     def draw(
         self,

@@ -19,6 +19,7 @@ crashed, interrupted or killed run resumes where it stopped; ``--workers N`` dra
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import time
@@ -134,8 +135,8 @@ class EvalTask:
     Each mode is warmed up ``warmup`` times in each worker before its first timed image."""
 
     def __init__(self, engine=None, weights: str | None = None, warmup: int = 2, save_images: int = 0,
-                 out: str | None = None) -> None:
-        self.engine, self.weights, self.warmup = engine, weights, warmup
+                 out: str | None = None, backends=None) -> None:
+        self.engine, self.weights, self.warmup, self.backends = engine, weights, warmup, backends
         self.save_images, self.out = save_images, out
         self.warm: set[str] = set()
 
@@ -152,7 +153,8 @@ class EvalTask:
             if self.engine is None:
                 from thinkdraw.engine import Engine
 
-                self.engine = Engine(weights=self.weights)
+                self.engine = (Engine(weights=self.weights) if self.backends is None else
+                               Engine.from_settings(self.backends, weights=self.weights))
             for w in range(self.warmup):
                 self.engine.generate(WARMUP_PROMPT, seed=w, mode=mode)
             self.warm.add(mode)
@@ -183,7 +185,7 @@ def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "refl
              seed: int = 0, engine=None, progress: Callable[[str, int, int], None] | None = None,
              categories: tuple[str, ...] = EVAL_CATEGORIES, save_images: int = 0,
              weights: str | None = None, warmup: int = 2, workers: int = 1, threads: int = 1,
-             ray: dict | None = None) -> EvalReport:
+             ray: dict | None = None, backends=None) -> EvalReport:
     """Run the suite; returns the report and writes results.jsonl, report.json/.md/.png into ``out``.
 
     Each mode is run ``warmup`` times on a fixed prompt before its first timed image (not scored, not
@@ -194,7 +196,12 @@ def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "refl
     see ``thinkdraw.batch.ray_backend.run_ray``), each with its own engine and ``threads`` torch threads; a
     result line is on disk (flushed, fsynced) as soon as its image is judged, so a killed run resumes
     where it stopped. The report is the same for any worker count: every image depends on its prompt, seed
-    and mode only (and ``threads``), and the report is summarised in prompt order."""
+    and mode only (and ``threads``), and the report is summarised in prompt order.
+
+    ``backends``: resolved settings (``thinkdraw.config.resolve``: the CLI's --planner, --renderer, --critic,
+    --model, ...) each worker builds its engine from (``Engine.from_settings``); default: the rules planner,
+    the builtin renderer and critic. Their names are kept in ``out/backends.json``: results drawn with other
+    backends are never reused (ValueError; start over with another ``out`` or without results.jsonl)."""
     from thinkdraw.batch.journal import Journal
     from thinkdraw.eval.fidelity import require_tesseract
 
@@ -207,6 +214,7 @@ def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "refl
     if save_images:
         (out / "images").mkdir(exist_ok=True)
     log = out / "results.jsonl"
+    _check_backends(out, backends, log)
     done = _load_done(log, items)
     todo = [(it, mode) for mode in modes for it in items if (it.index, mode) not in done]
     counts = {m: sum(1 for it in items if (it.index, m) in done) for m in modes}
@@ -214,7 +222,8 @@ def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "refl
         for m in modes:
             if counts[m]:
                 progress(m, counts[m], len(items))
-    task = EvalTask(engine=engine, weights=weights, warmup=warmup, save_images=save_images, out=str(out))
+    task = EvalTask(engine=engine, weights=weights, warmup=warmup, save_images=save_images, out=str(out),
+                    backends=backends)
     with Journal(log) as journal:
         def commit(job: tuple[EvalItem, str], r: EvalResult) -> None:
             journal.append(r.model_dump_json())
@@ -234,6 +243,41 @@ def run_eval(out: str | Path, modes: tuple[str, ...] = ("direct", "think", "refl
     report = summarise([done[(it.index, m)] for m in modes for it in items], n, seed, modes, categories)
     write_report(report, out, categories)
     return report
+
+
+def backend_names(backends) -> dict:
+    """What an eval's images were drawn with (no endpoint, no key): planner, renderer, critic, model names."""
+    if backends is None:
+        return {"planner": "rules", "renderer": "builtin", "critic": "builtin"}
+    d = {"planner": backends.planner, "renderer": backends.renderer, "critic": backends.critic}
+    if backends.planner == "llm":
+        d["llm_model"] = backends.llm.model
+    if backends.critic == "vlm":
+        d["vlm_model"] = backends.vlm.model
+    if backends.renderer == "diffusers":
+        d["model"] = str(backends.diffusers.get("model"))
+    return d
+
+
+def _check_backends(out: Path, backends, log: Path) -> None:
+    f = out / "backends.json"
+    want = backend_names(backends)
+    old = None
+    if f.is_file():
+        try:
+            old = json.loads(f.read_text())
+        except ValueError:
+            old = None
+    elif log.is_file():
+        old = backend_names(None)  # a folder from before backends.json: the defaults drew it
+    if old is not None and old != want and log.is_file() and log.stat().st_size:
+        diff = ", ".join(f"{k} {old.get(k)!r} -> {want.get(k)!r}" for k in sorted(set(old) | set(want))
+                         if old.get(k) != want.get(k))
+        raise ValueError(f"{out} holds eval results drawn with other backends ({diff}); pass --fresh to start "
+                         f"over, or use another --out")
+    tmp = f.with_name(".backends.json.tmp")
+    tmp.write_text(json.dumps(want, indent=2) + "\n")
+    tmp.replace(f)
 
 
 def summarise(results: list[EvalResult], n: int, seed: int, modes, categories) -> EvalReport:

@@ -40,6 +40,19 @@ def get_critic(name: str = "builtin", weights: str | None = None) -> Critic:
     return _CRITICS[name](weights=weights)
 
 
+def critic_from_settings(settings) -> str | Critic:
+    """The critic the resolved settings name (``thinkdraw.config.resolve``): the vlm critic with their endpoint,
+    else the name (the Engine builds a named critic on first use: think and direct modes never load it)."""
+    if settings.critic == "vlm":
+        from thinkdraw.reflect.vlm import VLMCritic
+
+        return VLMCritic.from_settings(settings)
+    _load_builtin()
+    if settings.critic not in _CRITICS:
+        raise UnknownCriticError(f"unknown critic {settings.critic!r}; available: {', '.join(sorted(_CRITICS))}")
+    return settings.critic
+
+
 def critic_names() -> list[str]:
     _load_builtin()
     return sorted(_CRITICS)

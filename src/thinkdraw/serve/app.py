@@ -343,7 +343,7 @@ class Server:
         self.sweep_files()
         c = self.config
         self.pool = Pool(c, {"renderer": c.renderer, "rounds": c.rounds, "weights": c.weights, "workers": c.workers,
-                             "preload": c.preload, "sessions_dir": str(self.sessions_dir)})
+                             "preload": c.preload, "sessions_dir": str(self.sessions_dir), "backends": c.backends})
         self.pool.start()
 
     def stop(self) -> None:
@@ -366,6 +366,9 @@ class Server:
         if renderer == "sketch":
             ok = m is not None and m[1] == m[2] and MIN_SIZE <= int(m[1]) <= MAX_SIZE
             supported = f"any square size from {MIN_SIZE}x{MIN_SIZE} to {MAX_SIZE}x{MAX_SIZE}, or auto"
+        elif renderer == "diffusers":  # any multiple of 8 (auto: the model's own size)
+            ok = m is not None and m[1] == m[2] and MIN_SIZE <= int(m[1]) <= MAX_SIZE and int(m[1]) % 8 == 0
+            supported = f"a square multiple of 8 from {MIN_SIZE}x{MIN_SIZE} to {MAX_SIZE}x{MAX_SIZE}, or auto"
         else:
             ok = m is not None and m[1] == m[2] and int(m[1]) == 256
             supported = (f"256x256 or auto (model thinkdraw-sketch draws any square size from {MIN_SIZE}x{MIN_SIZE} "
@@ -480,10 +483,11 @@ class Server:
                                code="not_found" if status == 404 else "invalid_move") from None
 
     def planner(self):
-        from thinkdraw.think import get_planner
+        from thinkdraw.think.base import get_planner, planner_from_settings
 
         if self._planner is None:
-            self._planner = get_planner("rules")
+            b = self.config.backends
+            self._planner = get_planner("rules") if b is None else planner_from_settings(b)
         return self._planner
 
 
@@ -759,6 +763,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.post("/v1/plans", tags=["native"])
     async def plans(body: PlanRequest):
         """Think only: the prompt's reasoning and scene plan, no drawing (milliseconds; no worker needed)."""
+        from thinkdraw.errors import BackendError
         from thinkdraw.think import PlanningError
 
         srv.prompt_ok(body.prompt)
@@ -766,6 +771,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             reasoning, plan = await asyncio.to_thread(srv.planner().plan, body.prompt, body.seed or 0)
         except PlanningError as e:
             raise ApiError(400, str(e).splitlines()[0][:400], param="prompt", code="unplannable") from None
+        except BackendError as e:  # the LLM planner's server failed twice
+            raise ApiError(502, str(e).splitlines()[0][:400], code="backend_failed") from None
         return {"prompt": body.prompt, "reasoning": [s.model_dump() for s in reasoning.steps],
                 "plan": plan.model_dump(mode="json"), "warnings": list(plan.warnings)}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def default_data_dir() -> Path:
@@ -32,6 +33,9 @@ class ServeConfig:
     job_timeout: float = 600.0  # a job running longer: its client gets 504, its worker is restarted
     files_ttl: float = 3600.0  # seconds a url answer's file is kept (OpenAI's image URLs last an hour)
     preload: bool = True  # load the default renderer's models when a worker starts
+    # the planner, critic and renderers' settings (thinkdraw.config.Settings, resolved from flags, environment and
+    # config file, as for every command); None: the rules planner, the builtin critic, no [diffusers] settings
+    backends: Any = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()

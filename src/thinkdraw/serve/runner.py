@@ -56,21 +56,24 @@ def _critique(c) -> dict:
 
 class Runner:
     def __init__(self, config: dict) -> None:
+        from thinkdraw.config import Settings
         from thinkdraw.engine import Engine
-        from thinkdraw.think import get_planner
 
         self.config = config
-        self.planner = get_planner("rules")
+        # the server's resolved settings (thinkdraw serve's flags, environment, config file); none: the defaults
+        self.backends = config.get("backends") or Settings(renderer=config.get("renderer", "builtin"))
         self.renderers: dict[str, StreamingRenderer] = {}
-        self.engine = Engine(planner=self.planner, renderer=self._renderer(config.get("renderer", "builtin"))
-                             if config.get("preload", True) else _Lazy(), critic="builtin",
-                             max_rounds=config.get("rounds", 2), weights=config.get("weights"))
+        self.engine = Engine.from_settings(self.backends, renderer=self._renderer(config.get("renderer", "builtin"))
+                                           if config.get("preload", True) else _Lazy(),
+                                           max_rounds=config.get("rounds", 2), weights=config.get("weights"))
+        self.planner = self.engine.planner
 
     def _renderer(self, name: str) -> StreamingRenderer:
-        from thinkdraw.draw.base import get_renderer
+        from thinkdraw.draw.base import renderer_from_settings
 
-        if name not in self.renderers:
-            self.renderers[name] = StreamingRenderer(get_renderer(name, weights=self.config.get("weights")))
+        if name not in self.renderers:  # every renderer built from the same settings (diffusers: its [diffusers])
+            inner = renderer_from_settings(self.backends, name, weights=self.config.get("weights"))
+            self.renderers[name] = StreamingRenderer(inner)
         return self.renderers[name]
 
     def preload(self) -> None:

@@ -312,7 +312,7 @@ def one_line(e: BaseException, limit: int = 400) -> str:
 
 def classify(e: BaseException) -> JobFailed:
     """An exception -> the error its client gets (bad input 400, missing models 503, anything else 500)."""
-    from thinkdraw.errors import MissingToolError, ToolTimeoutError
+    from thinkdraw.errors import BackendError, MissingToolError, ToolTimeoutError
     from thinkdraw.models.weights import WeightsError
 
     if isinstance(e, JobFailed):
@@ -322,6 +322,8 @@ def classify(e: BaseException) -> JobFailed:
                          code="model_unavailable")
     if isinstance(e, ToolTimeoutError):
         return JobFailed(504, one_line(e), code="timeout")
+    if isinstance(e, BackendError):  # an LLM / VLM server behind the planner or critic failed twice
+        return JobFailed(502, one_line(e), code="backend_failed")
     if isinstance(e, ValueError):
         return JobFailed(400, one_line(e), type="invalid_request_error")
     return JobFailed(500, f"internal error ({type(e).__name__}); the server's log has the details",

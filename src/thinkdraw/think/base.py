@@ -22,6 +22,16 @@ def register_planner(name: str, factory: Callable[[], Planner]) -> None:
     _PLANNERS[name] = factory
 
 
+def planner_from_settings(settings) -> Planner:
+    """The planner the resolved settings name (``thinkdraw.config.resolve``): the llm planner with their
+    endpoint and fallback, else the named one."""
+    if settings.planner == "llm":
+        from thinkdraw.think.llm import LLMPlanner
+
+        return LLMPlanner.from_settings(settings)
+    return get_planner(settings.planner)
+
+
 def get_planner(name: str = "rules") -> Planner:
     if "rules" not in _PLANNERS:
         from thinkdraw.think.rules import RulesPlanner
