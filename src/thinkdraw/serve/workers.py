@@ -270,7 +270,7 @@ def worker_main(index: int, incarnation: int, config: dict, jobs, events) -> Non
     try:
         import torch
 
-        share = max(1, (os.cpu_count() or 1) // config.get("workers", 1))
+        share = config.get("threads") or max(1, (os.cpu_count() or 1) // config.get("workers", 1))
         os.environ["THINKDRAW_THREADS"] = str(share)  # the models' own set_threads() keeps to this share
         torch.set_num_threads(share)
     except Exception:  # noqa: BLE001 - torch is a core dependency; a failure here only costs speed
