@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import secrets
 from typing import Any
 
@@ -27,6 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from thinkdraw.serve.config import ServeConfig
 
 APP_NAME = "thinkdraw"
+# Serve gives its HTTP proxy 5 s to say it is ready (3 tries): on a busy 2-core machine its start takes longer,
+# and Serve then kills it and the deployment fails. A local Ray gets more time (what is set already is kept).
+LOCAL_PROXY_TIMEOUTS = {"RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60", "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "60"}
 
 
 class RayMissing(ImportError):
@@ -145,6 +149,8 @@ class RayServer:
                 kw["address"] = self.opts.address
             else:  # a local Ray: a small object store, no dashboard (a laptop or a CI runner)
                 kw["object_store_memory"] = 256 * 2**20
+                for name, seconds in LOCAL_PROXY_TIMEOUTS.items():  # read by Serve's controller, which
+                    os.environ.setdefault(name, seconds)            # inherits this environment
             kw.update(self.init_kwargs)
             ray.init(**kw)
             self.started_ray = True
