@@ -278,3 +278,19 @@ def test_ray_options_bounds():
     assert RayOptions(max_replicas=4).bounds() == (1, 4) and RayOptions(max_replicas=4).autoscaling
     assert RayOptions(min_replicas=2).bounds() == (2, 2)
     assert RayOptions(min_replicas=0, max_replicas=2).bounds() == (0, 2)
+
+
+def test_a_killed_servers_workers_leave(tmp_path):
+    """A server killed outright (kill -9; a Ray replica killed with its raylet) leaves no worker behind."""
+    if _MISSING is not None and not _MISSING.startswith(("ray", "ray serve")):
+        pytest.skip(_MISSING)
+    import httpx
+
+    srv = _start(tmp_path)
+    pids = [w["pid"] for w in httpx.get(srv.url + "/healthz", timeout=30).json()["workers"]]
+    srv.proc.kill()
+    srv.proc.wait(10)
+    end = time.monotonic() + 30
+    while time.monotonic() < end and any(_alive(p) for p in pids):
+        time.sleep(0.5)
+    assert not any(_alive(p) for p in pids)
