@@ -1,6 +1,7 @@
 """thinkdraw serve: server overhead per request over Engine.generate, and throughput with 1 and 2 workers.
 
     python benchmarks/bench_serve.py                      # sketch renderer, think mode (milliseconds per image)
+    python benchmarks/bench_serve.py --ray                # the same through Ray Serve: 1 and 2 replicas (local Ray)
     python benchmarks/bench_serve.py --renderer builtin --n 6 --throughput-n 8   # the bundled model (slow on CPU)
 
 Overhead: the same prompts through ``Engine.generate`` in-process, then through the server one at a time
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,14 +37,22 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+RAY = False  # --ray: each server is `thinkdraw serve --ray` with N replicas (1 worker each) instead of N workers
+
+
 def start(workers: int, renderer: str, mode: str, data: str):
-    proc = subprocess.Popen([sys.executable, "-m", "thinkdraw.cli", "serve", "--port", "0", "--workers", str(workers),
+    scale = ["--ray", "--replicas", str(workers), "--num-cpus", "1"] if RAY else ["--workers", str(workers)]
+    proc = subprocess.Popen([sys.executable, "-m", "thinkdraw.cli", "serve", "--port", "0", *scale,
                              "--renderer", renderer, "--mode", mode, "--data", data, "--queue", "64"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    line = proc.stdout.readline()
-    if not line.startswith("thinkdraw serve: http://"):
+    lines = []
+    for line in proc.stdout:  # Ray may log before the server's line
+        lines.append(line)
+        if line.startswith("thinkdraw serve: http://"):
+            break
+    else:
         proc.kill()
-        raise SystemExit("server did not start: " + line + proc.stdout.read())
+        raise SystemExit("server did not start: " + "".join(lines[-30:]))
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
     url = line.split()[2].rstrip("/")
     end = time.monotonic() + 300
@@ -50,7 +60,7 @@ def start(workers: int, renderer: str, mode: str, data: str):
         try:
             if httpx.get(url + "/healthz", timeout=5).json()["ready"]:
                 return proc, url
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.2)
     proc.kill()
@@ -58,9 +68,9 @@ def start(workers: int, renderer: str, mode: str, data: str):
 
 
 def stop(proc) -> None:
-    proc.terminate()
+    proc.send_signal(signal.SIGINT if RAY else signal.SIGTERM)  # Ray: Ctrl-C stops the replicas and its local Ray
     try:
-        proc.wait(20)
+        proc.wait(60)
     except subprocess.TimeoutExpired:
         proc.kill()
 
@@ -83,7 +93,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=40, help="requests for the overhead figure")
     ap.add_argument("--throughput-n", type=int, default=80, help="requests per throughput run")
     ap.add_argument("--clients", type=int, default=4, help="concurrent clients in the throughput runs")
+    ap.add_argument("--ray", action="store_true", help="serve --ray: 1 and 2 Ray Serve replicas instead of workers")
     a = ap.parse_args()
+    global RAY
+    RAY = a.ray
     print(f"cores: {os.cpu_count()}; load average before: {os.getloadavg()[0]:.2f} (other work on this machine "
           f"changes every figure below)")
 
@@ -111,7 +124,7 @@ def main() -> None:
                     dt = time.perf_counter() - t
                     lat.append(dt)
                     over.append(dt - r["data"][0]["timings"]["total"])
-            print(f"through the server (1 worker, sequential): latency median {1000 * statistics.median(lat):.1f} ms, "
+            print(f"through the server (1 {'replica' if RAY else 'worker'}, sequential): latency median {1000 * statistics.median(lat):.1f} ms, "
                   f"p95 {1000 * pct(lat, 0.95):.1f} ms")
             print(f"server overhead per request (latency - engine total, paired): median "
                   f"{1000 * statistics.median(over):.1f} ms, p95 {1000 * pct(over, 0.95):.1f} ms")
@@ -137,7 +150,7 @@ def main() -> None:
                 with ThreadPoolExecutor(a.clients) as ex:
                     total = sum(ex.map(client, range(a.clients)))
                 wall = time.perf_counter() - t
-                print(f"throughput, {workers} worker(s), {a.clients} clients, {total} requests: {total / wall:.2f} req/s "
+                print(f"throughput, {workers} {'replica(s)' if RAY else 'worker(s)'}, {a.clients} clients, {total} requests: {total / wall:.2f} req/s "
                       f"({wall:.1f} s; load average now {os.getloadavg()[0]:.2f})")
             finally:
                 stop(proc)

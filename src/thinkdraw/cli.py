@@ -819,12 +819,17 @@ def cmd_serve(a: argparse.Namespace) -> int:
     check_bind(a.host, key)  # refuses (one line, exit 2) before anything is imported or loaded
     if not 0 < a.max_upload_mb <= 4096 or a.job_timeout <= 0:
         raise CLIError("--max-upload-mb must be in (0, 4096] and --job-timeout above 0")
+    if a.ray is None and any(v is not None for v in (a.replicas, a.min_replicas, a.max_replicas, a.num_cpus)):
+        raise CLIError("--replicas, --min-replicas, --max-replicas and --num-cpus place Ray Serve replicas: "
+                       "give them with --ray")
     backends = _settings(a)
     config = ServeConfig(host=a.host, port=a.port, workers=a.workers, api_key=key, backends=backends,
                          data_dir=Path(a.data) if a.data else default_data_dir(), renderer=backends.renderer, mode=a.mode,
                          rounds=a.rounds, weights=a.weights, queue=a.queue, max_upload_mb=a.max_upload_mb,
                          max_pixels=a.max_pixels, job_timeout=a.job_timeout,
                          files_ttl=a.files_ttl)
+    if a.ray is not None:
+        return _serve_ray(a, config, key)
     try:
         import uvicorn
 
@@ -850,6 +855,56 @@ def cmd_serve(a: argparse.Namespace) -> int:
     print(f"thinkdraw serve: http://{shown}:{port}/ (API at /v1, docs at /docs; {a.workers} worker(s), renderer "
           f"{config.renderer}, data {config.data_dir}{', API key required' if key else ''})", flush=True)
     server.run(sockets=[sock])
+    return 0
+
+
+def _serve_ray(a: argparse.Namespace, config, key: str | None) -> int:
+    """thinkdraw serve --ray: the same app as Ray Serve replicas (serve/ray_serve.py; docs/scale.md)."""
+    import signal
+    import socket
+    import time
+
+    from pydantic import ValidationError
+
+    from thinkdraw.serve.ray_serve import RayMissing, RayOptions, RayServer, import_serve
+
+    try:
+        opts = RayOptions(address=a.ray or None, replicas=a.replicas, min_replicas=a.min_replicas,
+                          max_replicas=a.max_replicas, num_cpus=a.num_cpus if a.num_cpus is not None else 1.0)
+    except ValidationError as e:
+        err = e.errors()[0]
+        flag = "".join(f"--{x}".replace("_", "-") + ": " for x in err.get("loc", ())[:1])
+        raise CLIError(flag + err["msg"].removeprefix("Value error, ")) from None
+    try:
+        import_serve()
+        import fastapi  # noqa: F401 - the replicas build the app of the serve extra
+    except ImportError as e:
+        raise CLIError(str(e) if isinstance(e, RayMissing) else
+                       f"thinkdraw serve needs the serve extra: pip install -e \".[serve]\" ({e})") from None
+    if config.port == 0:  # Ray Serve's proxy needs a number: take a free one
+        with socket.socket(socket.AF_INET6 if ":" in a.host else socket.AF_INET) as s:
+            s.bind((a.host, 0))
+            config.port = s.getsockname()[1]
+    server = RayServer(config, opts)
+
+    def on_term(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)  # stop as Ctrl-C does: the replicas and a local Ray go too
+    try:
+        server.start()
+        shown = f"[{a.host}]" if ":" in a.host else a.host
+        print(f"thinkdraw serve: http://{shown}:{config.port}/ (API at /v1, docs at /docs; {opts.describe()}, "
+              f"{a.workers} worker(s) each, renderer {a.renderer}, data {config.data_dir}"
+              f"{', API key required' if key else ''})", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    except Exception as e:  # noqa: BLE001 - Ray's failures (no cluster at ADDRESS, a port taken): one line
+        raise CLIError(f"Ray Serve: {(str(e).strip().splitlines() or [type(e).__name__])[0]}") from None
+    finally:
+        server.stop()
     return 0
 
 
@@ -1181,6 +1236,17 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--files-ttl", type=float, default=3600.0,
                     help="seconds an image written for a response_format=url answer is kept")
     sv.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
+    sv.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                    help="serve as Ray Serve replicas (pip install -e \".[serve,ray]\"): no ADDRESS starts a local "
+                         "Ray; 'auto' or ray://HOST:PORT joins a cluster (write it as --ray=ADDRESS); docs/scale.md")
+    sv.add_argument("--replicas", type=_int_in(1, 10000), default=None, metavar="N",
+                    help="Ray: a fixed number of replicas (default 1), each with --workers worker processes")
+    sv.add_argument("--min-replicas", type=_int_in(0, 10000), default=None, metavar="N",
+                    help="Ray: autoscale from N replicas (default 1) ...")
+    sv.add_argument("--max-replicas", type=_int_in(1, 10000), default=None, metavar="N",
+                    help="... up to N (default --min-replicas), on the requests in flight per replica")
+    sv.add_argument("--num-cpus", type=float, default=None, metavar="C",
+                    help="Ray: CPUs per replica (default 1); its workers share them as torch threads")
     sv.set_defaults(func=cmd_serve)
     return p
 

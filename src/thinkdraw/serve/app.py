@@ -335,20 +335,24 @@ class Server:
         self.models = {"thinkdraw": config.renderer, "thinkdraw-builtin": "builtin", "thinkdraw-sketch": "sketch"}
 
     def start(self) -> None:
-        for d in (self.files, self.sessions_dir, self.config.data_dir / "uploads"):
+        for d in (self.files, self.sessions_dir, self.config.uploads_dir):
             d.mkdir(parents=True, exist_ok=True)
-        for stale in (self.config.data_dir / "uploads").glob("*"):  # left by a server that was killed
-            with contextlib.suppress(OSError):
+        for stale in self.config.uploads_dir.glob("*"):  # left by a server that was killed (its files only:
+            with contextlib.suppress(OSError):             # a folder is another replica's, unlink refuses it)
                 stale.unlink()
         self.sweep_files()
         c = self.config
         self.pool = Pool(c, {"renderer": c.renderer, "rounds": c.rounds, "weights": c.weights, "workers": c.workers,
-                             "preload": c.preload, "sessions_dir": str(self.sessions_dir), "backends": c.backends})
+                             "threads": c.threads, "preload": c.preload, "sessions_dir": str(self.sessions_dir),
+                             "backends": c.backends})
         self.pool.start()
 
     def stop(self) -> None:
         if self.pool is not None:
             self.pool.stop()
+        if self.config.instance:  # a replica's own uploads folder, empty once its jobs ended
+            with contextlib.suppress(OSError):
+                self.config.uploads_dir.rmdir()
 
     # --- argument checks --------------------------------------------------------------------------------
     def renderer_for(self, model: str | None) -> str:
@@ -705,8 +709,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             if sz is not None and infos[0][1] != (sz, sz):
                 raise UploadError(f"size {body.size} differs from the image's {infos[0][1][0]}x{infos[0][1][1]}; an "
                                   f"edit keeps the image's size", param="size", code="invalid_size")
-            paths = [save_upload(d, info[0], config.data_dir) for d, info in zip(datas, infos, strict=True)]
-            mask_path = save_upload(mask_data, "PNG", config.data_dir) if mask_data is not None else None
+            paths = [save_upload(d, info[0], config.uploads_dir) for d, info in zip(datas, infos, strict=True)]
+            mask_path = save_upload(mask_data, "PNG", config.uploads_dir) if mask_data is not None else None
         except UploadError as e:
             for p in paths:
                 p.unlink(missing_ok=True)
@@ -804,7 +808,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             fmt, _, _ = await asyncio.to_thread(verify_image, data, config.max_pixels, "image")
         except UploadError as e:
             raise ApiError(e.status, str(e), param=e.param, code=e.code) from None
-        path = save_upload(data, fmt, config.data_dir)
+        path = save_upload(data, fmt, config.uploads_dir)
         return await srv.run("describe", {"image_path": str(path)}, [path])
 
     @app.post("/v1/stream", tags=["native"])
@@ -902,7 +906,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             fmt, _, _ = await asyncio.to_thread(verify_image, data, config.max_pixels, "image")
         except UploadError as e:
             raise ApiError(e.status, str(e), param=e.param, code=e.code) from None
-        path = save_upload(data, fmt, config.data_dir)
+        path = save_upload(data, fmt, config.uploads_dir)
         label = Path(f.filename or "").name[:120] or "an image"
         res = await srv.run("session_import", {"image_path": str(path), "mode": mode, "renderer": renderer,
                                                "name": body.name, "label": label}, [path])
@@ -992,7 +996,8 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def healthz():
         st = srv.pool.status() if srv.pool else {"workers": []}
         return {"ok": True, "version": __version__, "ready": all(w["ready"] for w in st["workers"]), **st,
-                "auth": bool(config.api_key), "renderer": config.renderer, "mode": config.mode}
+                "auth": bool(config.api_key), "renderer": config.renderer, "mode": config.mode,
+                **({"replica": config.instance} if config.instance else {})}
 
     @app.get("/", include_in_schema=False)
     async def index():

@@ -36,11 +36,18 @@ class ServeConfig:
     # the planner, critic and renderers' settings (thinkdraw.config.Settings, resolved from flags, environment and
     # config file, as for every command); None: the rules planner, the builtin critic, no [diffusers] settings
     backends: Any = None
+    threads: int | None = None  # torch threads per worker; None: this machine's cores / workers
+    instance: str | None = None  # several servers on one data dir (Ray Serve replicas): each its own uploads/NAME
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
-        if self.workers < 1 or self.queue < 0:
-            raise ValueError("workers must be >= 1 and queue >= 0")
+        if self.workers < 1 or self.queue < 0 or (self.threads is not None and self.threads < 1):
+            raise ValueError("workers must be >= 1, queue >= 0 and threads >= 1")
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where verified uploads wait for their job (wiped at start: a server's own folder only)."""
+        return self.data_dir / "uploads" / self.instance if self.instance else self.data_dir / "uploads"
 
     @property
     def max_upload_bytes(self) -> int:

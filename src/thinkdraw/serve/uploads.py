@@ -49,9 +49,9 @@ def verify_image(data: bytes, max_pixels: int, param: str = "image") -> tuple[st
     return fmt, size, mode
 
 
-def save_upload(data: bytes, fmt: str, data_dir: Path) -> Path:
-    """Write verified bytes under ``data_dir/uploads`` with a random name; the caller removes it."""
-    folder = data_dir / "uploads"
+def save_upload(data: bytes, fmt: str, folder: Path) -> Path:
+    """Write verified bytes into ``folder`` (the config's ``uploads_dir``) with a random name; the caller
+    removes it."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (secrets.token_hex(16) + FORMATS[fmt])
     path.write_bytes(data)

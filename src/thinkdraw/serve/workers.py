@@ -263,6 +263,15 @@ def worker_main(index: int, incarnation: int, config: dict, jobs, events) -> Non
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops its workers itself
+    parent = os.getppid()
+
+    def leave_with_parent() -> None:  # a server killed outright (kill -9, a Ray replica killed): no orphan
+        while True:                   # left waiting on its queue forever
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=leave_with_parent, daemon=True, name="thinkdraw-parent-watch").start()
 
     def send(job_id: int | None, name: str, data: Any = None) -> None:
         events.put((index, incarnation, job_id, name, data))
@@ -270,7 +279,7 @@ def worker_main(index: int, incarnation: int, config: dict, jobs, events) -> Non
     try:
         import torch
 
-        share = max(1, (os.cpu_count() or 1) // config.get("workers", 1))
+        share = config.get("threads") or max(1, (os.cpu_count() or 1) // config.get("workers", 1))
         os.environ["THINKDRAW_THREADS"] = str(share)  # the models' own set_threads() keeps to this share
         torch.set_num_threads(share)
     except Exception:  # noqa: BLE001 - torch is a core dependency; a failure here only costs speed
