@@ -184,3 +184,45 @@ def test_the_former_whole_scene_renderer_stays_available_by_name():
     from thinkdraw.draw.base import renderer_names
 
     assert {"builtin", "scene", "sketch"} <= set(renderer_names())
+
+
+def test_background_phantoms_are_flattened_and_rows_kept_exactly():
+    from thinkdraw.draw.builtin import flatten_background
+
+    rows = np.linspace(40, 220, 64, dtype=np.float32)
+    img = np.repeat(np.stack([rows, rows * 0.8, rows * 0.5], -1)[:, None, :], 64, axis=1)
+    img[40:] += 30.0  # a horizon: a sharp step between two rows
+    clean = img.copy()
+    yy, xx = np.mgrid[:64, :64]
+    blob = 60.0 * np.exp(-((yy - 20) ** 2 + (xx - 12) ** 2) / (2 * 5.0 ** 2))
+    img[..., 0] += blob  # a faint reddish phantom, as the scene generator dreams into an empty plan
+    assert np.allclose(flatten_background(clean), clean, atol=1e-3)  # a clean background is untouched
+    clean[10, 50] = img[10, 50] = 250.0  # a star: a 1 px detail is kept (dimmed a little at most)
+    out = flatten_background(img)
+    assert out[10, 50].min() > 230
+    assert np.abs(img - clean).max() > 50
+    assert np.abs(np.delete(out - clean, 50, axis=1)).max() < 6  # the phantom is gone
+
+
+def test_unsharp_crisps_a_stretched_outline_inside_its_matte_only():
+    from thinkdraw.draw.builtin import _stretch
+
+    S = 32
+    rgba = np.zeros((S, S, 4), np.uint8)
+    rgba[4:28, 4:28] = (240, 240, 240, 255)  # a white square ...
+    rgba[4:28, 4] = rgba[4:28, 27] = rgba[4, 4:28] = rgba[27, 4:28] = (60, 60, 60, 255)  # ... with a 1 px outline
+    import thinkdraw.draw.builtin as B
+
+    old = B.UNSHARP
+    try:
+        B.UNSHARP = 0.0
+        soft, cov0 = _stretch(rgba, 0, 0, 128, 128, 128, 128)
+        B.UNSHARP = 1.0
+        sharp, cov1 = _stretch(rgba, 0, 0, 128, 128, 128, 128)
+    finally:
+        B.UNSHARP = old
+    assert np.array_equal(cov0, cov1)  # the matte is the same
+    assert np.all(sharp[cov1 == 0] == 0)  # nothing painted outside it
+    row_soft, row_sharp = soft[64, :, 0], sharp[64, :, 0]
+    step = lambda r: np.abs(np.diff(r[16:40])).max()  # noqa: E731 - the steepest step across the outline
+    assert step(row_sharp) > 1.3 * step(row_soft)
