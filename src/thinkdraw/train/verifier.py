@@ -53,6 +53,7 @@ class VerifierTrainConfig:
     text_frac: float = 0.15
     hue_frac: float = 0.3
     blob_frac: float = 0.35  # scenes in which one thing is replaced by a blob of its colour (labelled "nothing")
+    swap_frac: float = 0.0  # scenes in which one thing is drawn as another category in its box (labelled so)
     seed: int = 0
     threads: int = 2
     log_every: int = 50
@@ -96,11 +97,29 @@ def blob_scene(plan, sc, rng: random.Random, seed: int):
     return base * (1.0 - alpha[..., None]) + rgb * alpha[..., None], i
 
 
+def swap_one(plan, rng: random.Random):
+    """The plan with one thing that carries no text drawn as another world category in the same box and colour
+    (in a box of the other category's shape: a tall banner, a flat tree), or the plan itself when none can be.
+    The verifier must read what is drawn, whatever the box's aspect (the critic's swap defects)."""
+    from thinkdraw.world.render import DRAWERS
+
+    cands = [e for e in plan.entities if e.category in DRAWERS and e.box is not None
+             and not any(t.on == e.id for t in plan.texts)]
+    if not cands:
+        return plan
+    e = rng.choice(cands)
+    out = plan.model_copy(deep=True)
+    out.entity(e.id).category = rng.choice([c for c in DRAWERS if c != e.category])
+    return out
+
+
 def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac: float, hue_frac: float,
-                augmented: bool = True, blob_frac: float = 0.0) -> list[tuple[np.ndarray, int, int]]:
+                augmented: bool = True, blob_frac: float = 0.0, swap_frac: float = 0.0
+                ) -> list[tuple[np.ndarray, int, int]]:
     """Labelled crops of one sampled scene: [(size x size x 3 uint8, category 0..26, colour 0..11 or -100)].
     With probability ``blob_frac`` one thing is replaced by a blob (see ``blob_scene``): its crop is labelled
-    "nothing" (no thing of any kind stands there) with the blob's colour."""
+    "nothing" (no thing of any kind stands there) with the blob's colour. With probability ``swap_frac`` one
+    thing is drawn as another category in its box (``swap_one``), labelled as drawn."""
     task = "text" if rng.random() < text_frac else None
     for _ in range(4):
         _, plan, _ = sample_spec(rng, split, task=task)
@@ -108,6 +127,8 @@ def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac
         if not res.unsatisfied:
             break
     plan = res.plan
+    if swap_frac and rng.random() < swap_frac:
+        plan = swap_one(plan, rng)
     rseed = rng.getrandbits(31)
     sc = render_scene(plan, seed=rseed)
     blob = blob_scene(plan, sc, rng, rseed) if blob_frac and rng.random() < blob_frac else None
@@ -152,7 +173,7 @@ def build_data(cfg: VerifierTrainConfig, vc: VerifierConfig, split: str, n: int,
             rng = random.Random(f"verifier/{tag}/{cfg.seed}/{k}")
             items = [it for _ in range(min(cfg.chunk, n - k * cfg.chunk))
                      for it in scene_crops(rng, split, vc.size, vc.pad, cfg.text_frac, cfg.hue_frac,
-                                           blob_frac=cfg.blob_frac)]
+                                           blob_frac=cfg.blob_frac, swap_frac=cfg.swap_frac)]
             tmp = path.with_name(path.name + ".tmp.npz")
             np.savez_compressed(tmp, x=np.stack([i[0] for i in items]), cat=np.array([i[1] for i in items]),
                                 col=np.array([i[2] for i in items]))
