@@ -226,3 +226,17 @@ def test_unsharp_crisps_a_stretched_outline_inside_its_matte_only():
     row_soft, row_sharp = soft[64, :, 0], sharp[64, :, 0]
     step = lambda r: np.abs(np.diff(r[16:40])).max()  # noqa: E731 - the steepest step across the outline
     assert step(row_sharp) > 1.3 * step(row_soft)
+
+
+def test_a_stretched_crop_paints_nothing_where_its_matte_is_empty():
+    """Whatever the scale (a small thing is barely stretched), no coverage stays no coverage: no faint box."""
+    from thinkdraw.draw.builtin import _stretch
+
+    S = 32
+    rgba = np.zeros((S, S, 4), np.uint8)
+    rgba[10:22, 10:22] = (200, 40, 40, 255)
+    for size in (8, 20, 32, 64, 160):
+        rgb, cov = _stretch(rgba, 0, 0, size, size, size, size)
+        corner = slice(0, max(1, size // 8))
+        assert cov[corner, corner].max() == 0.0 and rgb[corner, corner].max() == 0.0, size
+        assert cov[size // 2, size // 2] == 1.0, size

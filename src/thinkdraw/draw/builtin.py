@@ -178,7 +178,10 @@ def _stretch(rgba: np.ndarray, ox: float, oy: float, bw: float, bh: float, w: in
     cov_soft = out[..., 3].clip(0, 1)
     scale = max(bw, bh) / S
     k = max(1.0, scale / SHARPEN)
-    cov = np.clip((cov_soft - MATTE_T) * k + 0.5, 0.0, 1.0)
+    # a ramp 1/k wide centred on MATTE_T, kept inside [0, 1] so that no coverage stays no coverage (a small
+    # thing, k near 1, would otherwise paint its whole box faintly)
+    lo, hi = max(0.0, MATTE_T - 0.5 / k), min(1.0, MATTE_T + 0.5 / k)
+    cov = np.clip((cov_soft - lo) / (hi - lo), 0.0, 1.0)
     col = np.where(cov_soft[..., None] > 1e-3, out[..., :3] / np.maximum(cov_soft[..., None], 1e-3), 0.0).clip(0, 1)
     if scale > 1.5 and UNSHARP > 0:
         col = _unsharp(col, cov, 0.5 * scale, UNSHARP)
