@@ -258,3 +258,20 @@ def test_frames_fillers_and_scene_words_are_not_things(prompt, bg, time):
 def test_no_more_no_less_is_exactness_not_a_negation(prompt):
     _, plan = plan_prompt(prompt)
     assert plan.negatives == [] and all(e.category for e in plan.entities)
+
+
+@pytest.mark.parametrize("prompt", ["three cups under a cloud", "a book under the sun", "a cup under a balloon"])
+def test_a_thing_under_a_sky_thing_stands_on_the_ground_outdoors(prompt):
+    """A cloud (sun, balloon) needs a sky, and a cup under it stands on the ground below it: not a white cloud
+    lost on a plain background, not cups hanging in the air (seen in the seed-41 eval and by a blind rater)."""
+    from thinkdraw.think import plan_prompt
+    from thinkdraw.world.layout import relation_holds
+
+    _, plan = plan_prompt(prompt, seed=3)
+    assert plan.background.kind == "grass"
+    sky = [e for e in plan.entities if e.category in ("cloud", "sun", "balloon")]
+    below = [e for e in plan.entities if e not in sky]
+    assert sky and below
+    for e in below:
+        assert e.supported_by == "ground" and e.box[3] > 0.7  # on the ground band (horizon 0.6)
+        assert relation_holds("under", e.box, sky[0].box)

@@ -486,6 +486,8 @@ def _stack(plan: ScenePlan, stacked: dict[str, tuple[str, str]], size: dict[str,
             eid, d = stacked[eid][1], d + 1
         return d
 
+    bg = BACKGROUNDS.get(plan.background.kind)
+    ground = _bands(plan)["ground"] if bg is not None and bg.lower in ("ground", "table", "floor") else None
     pending = sorted(by_support, key=lambda key: depth(key[1]))
     guard = 0
     while pending and guard < 100 + 2 * len(by_support):
@@ -527,6 +529,10 @@ def _stack(plan: ScenePlan, stacked: dict[str, tuple[str, str]], size: dict[str,
                 if is_grounded(ents[s]) and is_grounded(ents[o]):
                     y1 = oy1
                     ents[s].supported_by = ents[o].supported_by
+                elif is_grounded(ents[s]) and ground is not None and oy1 < ground[0]:
+                    # a cup under a cloud stands on the ground below it, not hanging in the air under it
+                    y1 = max(min(oy1 + 0.03 + h, 0.97), 0.5 * (ground[0] + ground[1]))
+                    ents[s].supported_by = "table" if plan.background.kind == "table" else "ground"
                 else:
                     y0 = min(oy1 + 0.03, 0.97 - h)
                     y1 = y0 + h
