@@ -275,3 +275,15 @@ def test_a_thing_under_a_sky_thing_stands_on_the_ground_outdoors(prompt):
     for e in below:
         assert e.supported_by == "ground" and e.box[3] > 0.7  # on the ground band (horizon 0.6)
         assert relation_holds("under", e.box, sky[0].box)
+
+
+@pytest.mark.parametrize("prompt,kind", [("a pair of white stars high above a gray book", "grass"),
+                                         ("only a white dot", "sky"), ("a triangle and a cup", "table"),
+                                         ("a white dot on a plain background", "plain"), ("a red star", "plain")])
+def test_white_things_are_not_drawn_on_the_white_plain_background(prompt, kind):
+    """A white thing (named white, or white by default like a cup) vanishes on the near-white plain background,
+    so the planner picks one it stands out on, unless the prompt names the background."""
+    from thinkdraw.think import plan_prompt
+
+    _, plan = plan_prompt(prompt, seed=3)
+    assert plan.background.kind == kind

@@ -1519,6 +1519,19 @@ def _choose_scene(plan: ScenePlan, ps: Parse) -> tuple[str, str, str, str]:
         bg, bg_reason = "wall", "a table stands indoors"
     else:
         bg, bg_reason = "plain", "abstract shapes or objects outside the world: a plain background"
+    named_plain = any(k in (plan.prompt or "").lower() for k, v in BACKGROUND_WORDS.items() if v == "plain")
+    white = [h for e, h in zip(plan.entities, habs, strict=True)
+             if (e.attributes.color or (CATEGORIES[e.category].default_color if e.category in CATEGORIES else None))
+             == "white"]
+    if bg == "plain" and not ps.background and not ps.bg_colors and not named_plain and white:
+        # a white thing vanishes on the near-white plain background (seed-43 eval: white stars, a white dot and
+        # white cups that the sketch itself drew invisibly)
+        if all(h == "table" for h in white):
+            bg, bg_reason = "table", "white things would vanish on a plain background; small objects rest on a table top"
+        elif any(h in ("table", "ground") for h in habs):
+            bg, bg_reason = "grass", "white things would vanish on a plain background: outdoors, against the sky"
+        else:
+            bg, bg_reason = "sky", "white things would vanish on a plain background, so they are drawn against the sky"
     time = ps.time or ("night" if "moon" in cats and "sun" not in cats else "day")
     time_reason = "named in the prompt" if ps.time else ("the moon is out, so it is night" if time == "night" else "default")
     plan.background = Background(kind=bg, time=time, colors=ps.bg_colors)  # type: ignore[arg-type]
