@@ -33,6 +33,7 @@ from PIL import Image
 
 from thinkdraw.draw.base import DrawResult, ProgressCallback, check_draw_args
 from thinkdraw.draw.scene import SceneRenderer, _check_mask, _composite
+from thinkdraw.pixels import gauss_blur
 from thinkdraw.plan.schema import Attributes, Background, Entity, ScenePlan
 
 SHARPEN = 1.0  # matte edge width in output px after stretching (the world's antialiased edges are ~1 px)
@@ -204,27 +205,14 @@ def flatten_background(img: np.ndarray) -> np.ndarray:
     img = img.astype(np.float32)
     dev = img - np.median(img, axis=1, keepdims=True)
     # each pixel's say is capped, so a lone bright star cannot make its neighbourhood look like a blob
-    strength = _blur(np.minimum(np.abs(dev).sum(-1, keepdims=True), 3 * BG_TOL), BG_SIGMA)
+    strength = gauss_blur(np.minimum(np.abs(dev).sum(-1, keepdims=True), 3 * BG_TOL), BG_SIGMA)
     return img - np.clip(strength / BG_TOL, 0.0, 1.0) * dev
-
-
-def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Separable Gaussian blur of an (h, w, c) map, edges replicated."""
-    r = max(1, int(math.ceil(3 * sigma)))
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2).astype(np.float32)
-    k /= k.sum()
-    t = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[:, None]  # (c, 1, h, w)
-    t = torch.nn.functional.pad(t, (r, r, r, r), mode="replicate")
-    kt = torch.from_numpy(k)
-    t = torch.nn.functional.conv2d(t, kt.view(1, 1, 1, -1))
-    t = torch.nn.functional.conv2d(t, kt.view(1, 1, -1, 1))
-    return t[:, 0].numpy().transpose(1, 2, 0)
 
 
 def _unsharp(col: np.ndarray, cov: np.ndarray, sigma: float, amount: float) -> np.ndarray:
     """Unsharp mask of colour ``col`` (h, w, 3, 0..1) over the thing's own pixels only (the blur is weighted by
     the coverage ``cov``, so the background never bleeds in and there is no halo outside the matte)."""
-    w = _blur(np.concatenate([col * cov[..., None], cov[..., None]], -1).astype(np.float32), sigma)
+    w = gauss_blur(np.concatenate([col * cov[..., None], cov[..., None]], -1).astype(np.float32), sigma)
     blur = np.where(w[..., 3:] > 1e-3, w[..., :3] / np.maximum(w[..., 3:], 1e-3), col)
     return np.clip(col + amount * (col - blur), 0.0, 1.0)
 
