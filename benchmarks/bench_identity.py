@@ -10,8 +10,10 @@ share that passes is *clean*), then one defect of each kind from ``eval/defects.
 is *caught* when the identity fact of the changed thing fails. Only identity facts are counted (no OCR).
 
 ``--calibrate`` prints, per category, the lowest crispness seen on clean renders (eval/identity.py CRISP_MIN is
-that, times ``CRISP_SHARE``, from ``tune/0``), and the lowest soft rim of the things not held to crispness
-(RIM_MIN is set under it from ``tune/0`` and ``tune/1``); it never looks at defects.
+that, times ``CRISP_SHARE``, from ``tune/0``), the lowest soft rim of the things not held to crispness
+(RIM_MIN is set under it from ``tune/0`` and ``tune/1``), and per category the lowest layout match of the things
+not held to crispness (SOFT_LAYOUT: the categories with at least 10 of them over ``tune/0`` and ``tune/1``, 200
+plans each); it never looks at defects.
 """
 
 from __future__ import annotations
@@ -45,7 +47,14 @@ def _identity_facts(img, plan) -> dict[str, tuple[bool, str]]:
 def calibrate(a) -> dict:
     import numpy as np
 
-    from thinkdraw.eval.identity import MIN_BORDER, crispness, exclusions, outline_visible, soft_rim
+    from thinkdraw.eval.identity import (
+        MIN_BORDER,
+        category_scores,
+        crispness,
+        exclusions,
+        outline_visible,
+        soft_rim,
+    )
     from thinkdraw.pixels import background_of
     from thinkdraw.world.render import DRAWERS, render_scene
 
@@ -53,6 +62,7 @@ def calibrate(a) -> dict:
     n = Counter()
     vals: dict[str, list[float]] = defaultdict(list)
     rims: list[float] = []
+    soft_lay: dict[str, list[float]] = defaultdict(list)
     for i, _, plan in _plans(a.split, a.n):
         img = np.asarray(render_scene(plan, seed=i).image, np.float32)
         bg = background_of(plan, img.shape[1], img.shape[0])
@@ -64,8 +74,12 @@ def calibrate(a) -> dict:
                 low[e.category] = min(low[e.category], c)
                 vals[e.category].append(c)
                 n[e.category] += 1
-            elif (r := soft_rim(img, bg, e.box, exclusions(plan, e))) >= 0:
-                rims.append(r)
+            else:
+                if not any(t.on == e.id for t in plan.texts):
+                    lay, _ = category_scores(img, bg, e.box, e.attributes.color, exclusions(plan, e))
+                    soft_lay[e.category].append(lay[e.category])
+                if (r := soft_rim(img, bg, e.box, exclusions(plan, e))) >= 0:
+                    rims.append(r)
     out = {k: {"min": round(low[k], 3), "n": n[k], "q05": round(float(np.quantile(vals[k], 0.05)), 3)}
            for k in sorted(low)}
     for k, v in out.items():
@@ -73,6 +87,9 @@ def calibrate(a) -> dict:
     if rims:
         out["_soft_rim"] = {"min": round(min(rims), 3), "n": len(rims), "q05": round(float(np.quantile(rims, 0.05)), 3)}
         print(f"things not held to crispness: lowest soft rim {min(rims):.3f} over {len(rims)} things")
+    for k in sorted(soft_lay):
+        print(f"{k:>10}: not held to crispness, lowest clean layout {min(soft_lay[k]):.3f} over {len(soft_lay[k])}")
+    out["_soft_layout"] = {k: {"min": round(min(v), 3), "n": len(v)} for k, v in sorted(soft_lay.items())}
     return out
 
 

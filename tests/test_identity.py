@@ -74,3 +74,41 @@ def test_soft_rim_for_things_whose_outline_does_not_stand_out():
     img = blob_image(plan, e.id, "smear")[0]
     assert soft_rim(np.asarray(img, np.float32), bg, e.box, exclusions(plan, e)) < RIM_MIN
     assert _identity(img, plan)[e.id] is False
+
+
+def test_object_mask_takes_light_gray_for_a_thing_and_a_world_shadow_for_a_shadow():
+    import numpy as np
+
+    from thinkdraw.eval.identity import object_mask
+    from thinkdraw.world.render import cast_shadow
+
+    wall = np.full((40, 40, 3), 235.0, np.float32)
+    # the world's own cast shadow (the darkest it gets) is not an object ...
+    shadowed = wall.copy()
+    cov = np.zeros((40, 40), np.float32)
+    cov[10:30, 10:30] = 1.0
+    cast_shadow(shadowed, cov, 0, 0, "left", 40.0)
+    assert shadowed.min() < 235 * 0.75  # it does darken
+    assert not object_mask(shadowed, wall).any()
+    # ... but a light-gray thing on that wall (what the generator draws for "gray": fill 140-160) is
+    gray = wall.copy()
+    gray[10:30, 10:30] = 155.0
+    assert object_mask(gray, wall)[10:30, 10:30].all()
+
+
+@pytest.mark.parametrize("kind", ["ellipse", "blur"])
+def test_moon_whose_outline_the_night_hides_is_held_to_its_layout_floor(kind):
+    import numpy as np
+
+    from thinkdraw.eval.identity import SOFT_LAYOUT, category_scores, exclusions
+    from thinkdraw.pixels import background_of
+
+    _, plan = plan_prompt("a moon at night")
+    e = plan.entities[0]
+    assert e.category == "moon" and "moon" in SOFT_LAYOUT
+    assert _identity(render_scene(plan).image, plan)[e.id] is True
+    img, _, _ = blob_image(plan, e.id, kind)
+    arr = np.asarray(img, np.float32)
+    lay, _ = category_scores(arr, background_of(plan, 256, 256), e.box, e.attributes.color, exclusions(plan, e))
+    assert lay["moon"] < SOFT_LAYOUT["moon"]  # what the floor is for
+    assert _identity(img, plan)[e.id] is False

@@ -56,6 +56,7 @@ class VerifierTrainConfig:
     hue_frac: float = 0.3
     blob_frac: float = 0.5  # scenes in which one thing is replaced by a blob of its colour (labelled "nothing")
     swap_frac: float = 0.2  # scenes in which one thing is drawn as another category in its box (labelled so)
+    blob_weights: str = "1,1,1,1"  # relative odds of the blob kinds hull, ellipse, blur, smear
     seed: int = 0
     threads: int = 2
     log_every: int = 50
@@ -70,7 +71,19 @@ def entity_color(e) -> int:
 BLOB_KINDS = ("hull", "ellipse", "blur", "smear")
 
 
-def blob_scene(plan, sc, rng: random.Random, seed: int):
+def parse_blob_weights(spec: str) -> tuple[float, ...]:
+    """'1,1,1,3' -> odds of hull, ellipse, blur, smear (four non-negative numbers, not all zero)."""
+    try:
+        w = tuple(float(v) for v in spec.split(","))
+    except ValueError:
+        w = ()
+    if len(w) != len(BLOB_KINDS) or min(w) < 0 or sum(w) <= 0:
+        raise ValueError(f"--blob-weights wants {len(BLOB_KINDS)} non-negative numbers for "
+                         f"{', '.join(BLOB_KINDS)} (e.g. 1,1,1,3), got {spec!r}")
+    return w
+
+
+def blob_scene(plan, sc, rng: random.Random, seed: int, weights: tuple[float, ...] | None = None):
     """The scene with one thing (drawn by the world, carrying no text) replaced by a blob of its colour, area
     and place without its silhouette, with random strength: (image H x W x 3 float, the thing's index) or None.
     What a weak generator draws; the critic must not pass it as the thing (issue 11)."""
@@ -87,7 +100,8 @@ def blob_scene(plan, sc, rng: random.Random, seed: int):
     H, W = mask.shape
     short = max(2.0, min((e.box[2] - e.box[0]) * W, (e.box[3] - e.box[1]) * H))
     img = np.asarray(sc.image, np.float32)
-    kind = rng.choice(BLOB_KINDS)
+    # equal odds draw as before (rng.choice), so older runs stay reproducible
+    kind = rng.choice(BLOB_KINDS) if weights is None or len(set(weights)) == 1 else rng.choices(BLOB_KINDS, weights)[0]
     alpha, rgb, share = blob_layer(img, mask, short, kind, sigma=rng.uniform(0.08, 0.25), radius=rng.uniform(0.1, 0.3))
     new = alpha >= 0.5
     if (new & mask).sum() / max(1, (new | mask).sum()) >= FAITHFUL_IOU and share >= FAITHFUL_SHARE:
@@ -116,8 +130,8 @@ def swap_one(plan, rng: random.Random):
 
 
 def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac: float, hue_frac: float,
-                augmented: bool = True, blob_frac: float = 0.0, swap_frac: float = 0.0
-                ) -> list[tuple[np.ndarray, int, int]]:
+                augmented: bool = True, blob_frac: float = 0.0, swap_frac: float = 0.0,
+                blob_weights: tuple[float, ...] | None = None) -> list[tuple[np.ndarray, int, int]]:
     """Labelled crops of one sampled scene: [(size x size x 3 uint8, category 0..26, colour 0..11 or -100)].
     With probability ``blob_frac`` one thing is replaced by a blob (see ``blob_scene``): its crop is labelled
     "nothing" (no thing of any kind stands there) with the blob's colour. With probability ``swap_frac`` one
@@ -133,7 +147,7 @@ def scene_crops(rng: random.Random, split: str, size: int, pad: float, text_frac
         plan = swap_one(plan, rng)
     rseed = rng.getrandbits(31)
     sc = render_scene(plan, seed=rseed)
-    blob = blob_scene(plan, sc, rng, rseed) if blob_frac and rng.random() < blob_frac else None
+    blob = blob_scene(plan, sc, rng, rseed, blob_weights) if blob_frac and rng.random() < blob_frac else None
     if blob is not None:
         from PIL import Image
 
@@ -168,6 +182,7 @@ def build_data(cfg: VerifierTrainConfig, vc: VerifierConfig, split: str, n: int,
     """Crops of ``n`` scenes, generated in chunks saved as OUT/data-TAG-K.npz (finished chunks are reused)."""
     out = Path(cfg.out)
     xs, cs, ks = [], [], []
+    weights = parse_blob_weights(cfg.blob_weights)
     for k in range((n + cfg.chunk - 1) // cfg.chunk):
         path = out / f"data-{tag}-{k}.npz"
         if not path.is_file():
@@ -175,7 +190,8 @@ def build_data(cfg: VerifierTrainConfig, vc: VerifierConfig, split: str, n: int,
             rng = random.Random(f"verifier/{tag}/{cfg.seed}/{k}")
             items = [it for _ in range(min(cfg.chunk, n - k * cfg.chunk))
                      for it in scene_crops(rng, split, vc.size, vc.pad, cfg.text_frac, cfg.hue_frac,
-                                           blob_frac=cfg.blob_frac, swap_frac=cfg.swap_frac)]
+                                           blob_frac=cfg.blob_frac, swap_frac=cfg.swap_frac,
+                                           blob_weights=weights)]
             tmp = path.with_name(path.name + ".tmp.npz")
             np.savez_compressed(tmp, x=np.stack([i[0] for i in items]), cat=np.array([i[1] for i in items]),
                                 col=np.array([i[2] for i in items]))
@@ -205,6 +221,7 @@ def evaluate(model: BoxVerifier, x: np.ndarray, cat: np.ndarray, col: np.ndarray
 
 
 def train(cfg: VerifierTrainConfig, resume: bool = False, export: bool | str | None = None, log=print) -> Path:
+    parse_blob_weights(cfg.blob_weights)  # a bad --blob-weights fails before any work
     torch.manual_seed(cfg.seed)
     model = BoxVerifier(VerifierConfig())
     vc = model.config
