@@ -204,6 +204,21 @@ def test_background_phantoms_are_flattened_and_rows_kept_exactly():
     assert np.abs(np.delete(out - clean, 50, axis=1)).max() < 6  # the phantom is gone
 
 
+def test_background_rows_take_the_world_colours_of_the_plan_and_keep_their_texture():
+    from thinkdraw.draw.builtin import match_background
+    from thinkdraw.pixels import background_of
+
+    plan = ScenePlan(prompt="a wall at night", background={"kind": "wall", "time": "night"})
+    world = background_of(plan, 64, 64)
+    rng = np.random.default_rng(0)
+    texture = rng.normal(0.0, 3.0, (64, 64, 3)).astype(np.float32)
+    day_like = np.full((64, 64, 3), 230.0, np.float32) + texture  # the generator drew it as by day
+    out = match_background(day_like, plan)
+    assert np.abs(np.median(out, axis=1) - np.median(world, axis=1)).max() < 1e-3  # each row: the world's colour
+    assert np.allclose(out - np.median(out, axis=1, keepdims=True),
+                       day_like - np.median(day_like, axis=1, keepdims=True), atol=1e-3)  # texture kept
+
+
 def test_unsharp_crisps_a_stretched_outline_inside_its_matte_only():
     from thinkdraw.draw.builtin import _stretch
 

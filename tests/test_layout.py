@@ -108,3 +108,16 @@ def test_deterministic_per_seed():
     plan = ScenePlan(entities=[E(f"s{k}", "star", "star", "star") for k in range(4)] + [E("h", "heart", "heart")])
     a, b = solve_layout(plan, seed=1).plan, solve_layout(plan, seed=1).plan
     assert a == b
+
+
+def test_a_row_under_a_narrow_thing_reaches_past_its_sides_and_each_one_stays_under_it():
+    from thinkdraw.think import plan_prompt
+    from thinkdraw.world.layout import check_layout, relation_holds
+
+    _, plan = plan_prompt("a brown balloon with three grey cars underneath it", seed=1)
+    balloon = next(e for e in plan.entities if e.category == "balloon")
+    cars = [e for e in plan.entities if e.category == "car"]
+    assert len(cars) == 3 and not check_layout(plan)
+    for c in cars:
+        assert (c.box[2] - c.box[0]) * 256 >= 18  # were squeezed into the balloon's width: 9 px each
+        assert relation_holds("under", c.box, balloon.box)

@@ -500,7 +500,15 @@ def _stack(plan: ScenePlan, stacked: dict[str, tuple[str, str]], size: dict[str,
         ox0, oy0, ox1, oy1 = boxes[o]
         ow, oh = ox1 - ox0, oy1 - oy0
         k = len(subs)
-        slot = ow / k
+        slot, x_start = ow / k, ox0
+        if pred == "under" and k > 1:
+            # a row under a narrow thing may reach past its sides (each end one still overlapping it, which is
+            # what "under" asks): 3 cars under a balloon were squeezed into its width, 9 px each (seed 53)
+            wn = max(size[s][0] * min(1.0, 0.75 * oh / size[s][1]) for s in subs)  # as wide as it will be
+            # an end one (0.9 of its slot wide) still overlaps the thing by 0.01 while slot < reach
+            reach = (0.5 * ow - 0.01) / (0.5 * k - 0.95)
+            slot = min(max(ow / k, min(wn / 0.9, reach)), 1.0 / k)
+            x_start = min(max(0.0, 0.5 * (ox0 + ox1) - 0.5 * k * slot), 1.0 - k * slot)
         for j, s in enumerate(subs):
             w, h = size[s]
             f = min(1.0, slot * 0.9 / w)
@@ -509,7 +517,7 @@ def _stack(plan: ScenePlan, stacked: dict[str, tuple[str, str]], size: dict[str,
             if pred == "under":
                 f = min(f, 0.75 * oh / h)
             w, h = max(w * f, 0.01), max(h * f, 0.01)  # a deep chain of "in" must not shrink to nothing
-            cx = ox0 + slot * (j + 0.5)
+            cx = x_start + slot * (j + 0.5)
             ocat = CATEGORIES.get(ents[o].category or "")
             if pred == "on" and ocat is not None and (ocat.carries_text or ocat.name == "tree"):
                 # printed on a poster / sign / banner, perched in a tree's crown: inside the box, drawn over it
