@@ -7,8 +7,8 @@ jitter, and a global hue rotation for ``hue_frac`` of the scenes, whose colour l
 From each scene: one crop per planned entity around its planned box, with a small random shift and scale
 (labelled with the entity's category and colour when that entity owns most of the crop's object pixels),
 and one crop of an empty spot (labelled "nothing"). In ``blob_frac`` of the scenes one thing is replaced by a
-blob of its own colour, area and place (hull, ellipse, blur or smear of it, at random strength), and its box is
-labelled "nothing" too: what a weak generator draws is not the thing (docs/reflect.md). In ``swap_frac`` of
+blob of its own colour, area and place (hull, ellipse, blur or smear of it, at random strength; their odds set by
+``blob_weights``), and its box is labelled "nothing" too: what a weak generator draws is not the thing (docs/reflect.md). In ``swap_frac`` of
 the scenes one thing is drawn as another category in its own box (a tall banner, a flat tree) and labelled as
 drawn, so the verifier reads what is there whatever the box's shape (swap recall 0.890 -> 0.993). Crops are generated once into OUT/data-*.npz chunks
 (a crash keeps finished chunks), then trained on for several epochs with left-right flips. Validation: the
