@@ -379,3 +379,41 @@ def test_bundled_critic_evidence_grades_a_failure():
     bad.entity("car_1").attributes.color = "blue"
     crit = critic.check(render_scene(bad, seed=0).image, plan)
     assert crit.score < 1.0 and crit.score <= crit.evidence < 1.0
+
+
+def test_blob_weights_set_the_odds_of_the_blob_kinds_and_bad_ones_fail_clearly():
+    import random
+
+    import pytest
+
+    from thinkdraw.think import plan_prompt
+    from thinkdraw.train.verifier import BLOB_KINDS, blob_scene, parse_blob_weights
+    from thinkdraw.world.layout import solve_layout
+    from thinkdraw.world.render import render_scene
+
+    assert parse_blob_weights("1,1,1.5,3") == (1.0, 1.0, 1.5, 3.0)
+    for bad in ("1,2", "a,b,c,d", "0,0,0,0", "1,1,-1,1"):
+        with pytest.raises(ValueError, match="blob-weights"):
+            parse_blob_weights(bad)
+    _, plan = plan_prompt("a red house next to a green tree")
+    plan = solve_layout(plan).plan
+    sc = render_scene(plan, seed=0)
+    # only smears: every blob drawn is a smear (its closing keeps the thing's own pixels, so the image differs
+    # from the render only around the thing)
+    seen = set()
+    rng = random.Random(0)
+    import thinkdraw.pixels as P
+
+    orig = P.blob_layer
+
+    def spy(img, mask, short, kind, **kw):
+        seen.add(kind)
+        return orig(img, mask, short, kind, **kw)
+
+    P.blob_layer = spy
+    try:
+        for _ in range(6):
+            blob_scene(plan, sc, rng, 0, (0.0, 0.0, 0.0, 1.0))
+    finally:
+        P.blob_layer = orig
+    assert seen == {"smear"} and "smear" in BLOB_KINDS
