@@ -381,13 +381,14 @@ def test_bundled_critic_evidence_grades_a_failure():
     assert crit.score < 1.0 and crit.score <= crit.evidence < 1.0
 
 
-def test_blob_weights_set_the_odds_of_the_blob_kinds_and_bad_ones_fail_clearly():
+def test_blob_weights_set_the_odds_of_the_blob_kinds_and_bad_ones_fail_clearly(monkeypatch):
     import random
 
     import pytest
 
+    import thinkdraw.pixels as pixels
     from thinkdraw.think import plan_prompt
-    from thinkdraw.train.verifier import BLOB_KINDS, blob_scene, parse_blob_weights
+    from thinkdraw.train.verifier import blob_scene, parse_blob_weights
     from thinkdraw.world.layout import solve_layout
     from thinkdraw.world.render import render_scene
 
@@ -395,25 +396,17 @@ def test_blob_weights_set_the_odds_of_the_blob_kinds_and_bad_ones_fail_clearly()
     for bad in ("1,2", "a,b,c,d", "0,0,0,0", "1,1,-1,1"):
         with pytest.raises(ValueError, match="blob-weights"):
             parse_blob_weights(bad)
-    _, plan = plan_prompt("a red house next to a green tree")
-    plan = solve_layout(plan).plan
+    plan = solve_layout(plan_prompt("a red house next to a green tree")[1]).plan
     sc = render_scene(plan, seed=0)
-    # only smears: every blob drawn is a smear (its closing keeps the thing's own pixels, so the image differs
-    # from the render only around the thing)
-    seen = set()
-    rng = random.Random(0)
-    import thinkdraw.pixels as P
+    seen: set[str] = set()
+    real = pixels.blob_layer
 
-    orig = P.blob_layer
-
-    def spy(img, mask, short, kind, **kw):
+    def spy(img, mask, short, kind, **kw):  # which blob kinds blob_scene asks for
         seen.add(kind)
-        return orig(img, mask, short, kind, **kw)
+        return real(img, mask, short, kind, **kw)
 
-    P.blob_layer = spy
-    try:
-        for _ in range(6):
-            blob_scene(plan, sc, rng, 0, (0.0, 0.0, 0.0, 1.0))
-    finally:
-        P.blob_layer = orig
-    assert seen == {"smear"} and "smear" in BLOB_KINDS
+    monkeypatch.setattr(pixels, "blob_layer", spy)
+    rng = random.Random(0)
+    for _ in range(6):
+        blob_scene(plan, sc, rng, 0, (0.0, 0.0, 0.0, 1.0))  # odds: smears only
+    assert seen == {"smear"}

@@ -52,7 +52,7 @@ DIFF = 60.0  # the scorer's object threshold (eval.fidelity.DIFF)
 # of margin for rounding). It was 0.6, which took a light-gray thing on a white wall for a shadow: the generator's
 # grays (fill 140-170 on a 235 wall, the sketch's 128-136) came out hollow and failed crispness. Seed 47's think
 # images, identity facts 0.971 -> 0.995 (squares 0.67 -> 0.96, hearts 0.70 -> 1.0); sketch renders of tune/1
-# unchanged (clean 0.981, every defect's catch the same or one more).
+# unchanged (clean 0.981, every defect's catch the same or one more); on validate/0 two fewer catches (docs/eval.md).
 SHADOW_LO = 0.68
 MARGIN = 0.1  # no other category's layout match may beat the planned one's by more than this ...
 # ... and the planned category's shape-and-detail match must reach its floor: the lowest seen on sketch renders
