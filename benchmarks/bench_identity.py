@@ -51,6 +51,7 @@ def calibrate(a) -> dict:
         MIN_BORDER,
         category_scores,
         crispness,
+        edge_sharpness,
         exclusions,
         outline_visible,
         soft_rim,
@@ -63,6 +64,7 @@ def calibrate(a) -> dict:
     vals: dict[str, list[float]] = defaultdict(list)
     rims: list[float] = []
     soft_lay: dict[str, list[float]] = defaultdict(list)
+    sharp: list[tuple[float, str]] = []
     for i, _, plan in _plans(a.split, a.n):
         img = np.asarray(render_scene(plan, seed=i).image, np.float32)
         bg = background_of(plan, img.shape[1], img.shape[0])
@@ -70,6 +72,8 @@ def calibrate(a) -> dict:
             if e.category not in DRAWERS or e.box is None:
                 continue
             c, border = crispness(img, bg, e.box, exclusions(plan, e))
+            if (sh := edge_sharpness(img, bg, e.box, exclusions(plan, e))) >= 0:
+                sharp.append((sh, e.category))
             if border >= MIN_BORDER and outline_visible(e, bg):
                 low[e.category] = min(low[e.category], c)
                 vals[e.category].append(c)
@@ -89,6 +93,11 @@ def calibrate(a) -> dict:
         print(f"things not held to crispness: lowest soft rim {min(rims):.3f} over {len(rims)} things")
     for k in sorted(soft_lay):
         print(f"{k:>10}: not held to crispness, lowest clean layout {min(soft_lay[k]):.3f} over {len(soft_lay[k])}")
+    if sharp:
+        lo = min(sharp)
+        out["_sharpness"] = {"min": round(lo[0], 3), "n": len(sharp), "category": lo[1],
+                             "q05": round(float(np.quantile([v for v, _ in sharp], 0.05)), 3)}
+        print(f"every thing: lowest edge sharpness {lo[0]:.3f} ({lo[1]}) over {len(sharp)} things")
     out["_soft_layout"] = {k: {"min": round(min(v), 3), "n": len(v)} for k, v in sorted(soft_lay.items())}
     return out
 

@@ -43,8 +43,8 @@ def main() -> None:
         _, plan = plan_prompt(r.prompt, seed=items[r.index].seed)
         fid = score_image(Image.open(path).convert("RGB"), plan, identity=True)
         new.append(r.model_copy(update={
-            "correct": all(x.passed for x in fid.facts if x.kind != "identity"),
-            "correct_identity": bool(fid.all_passed),
+            "correct": bool(fid.all_passed),
+            "correct_agnostic": all(x.passed for x in fid.facts if x.kind != "identity"),
             "facts": [{"kind": x.kind, "target": x.target, "passed": bool(x.passed), "detail": x.detail}
                       for x in fid.facts]}))
     (out / "results.jsonl").write_text("".join(r.model_dump_json() + "\n" for r in new))

@@ -57,6 +57,40 @@ def test_crispness_sees_outlines_not_blurs():
         assert blob < CRISP_MIN["house"] <= clean, (kind, blob, clean)
 
 
+def test_edge_sharpness_sees_blurred_and_smeared_edges_that_crispness_lets_through():
+    """A small book's smear keeps some crisp steps (over the book's crispness floor), a blur of a black star at
+    night has no outline to be held to: both spread their edges over several pixels, which the clean renders
+    do not."""
+    import numpy as np
+    from PIL import Image, ImageFilter
+
+    from thinkdraw.eval.identity import CRISP_MIN, SHARP_MIN, crispness, edge_sharpness, exclusions
+    from thinkdraw.pixels import background_of
+
+    for prompt, cat, kinds in (("count them: 2 books", "book", ("blur", "smear")),
+                               ("a large black star at night", "star", ("blur",))):
+        _, plan = plan_prompt(prompt)
+        e = next(x for x in plan.entities if x.category == cat)
+        bg, ex = background_of(plan, 256, 256), exclusions(plan, e)
+        assert edge_sharpness(np.asarray(render_scene(plan).image, np.float32), bg, e.box, ex) >= SHARP_MIN
+        for kind in kinds:
+            img = np.asarray(blob_image(plan, e.id, kind)[0], np.float32)
+            assert 0 <= edge_sharpness(img, bg, e.box, ex) < SHARP_MIN, (prompt, kind)
+            f = score_image(Image.fromarray(img.astype(np.uint8)), plan, text=False, identity=True).facts
+            assert not next(x for x in f if x.kind == "identity" and x.target == e.id).passed, (prompt, kind)
+    _, plan = plan_prompt("count them: 2 books")
+    e = plan.entity("book_1")
+    smear = np.asarray(blob_image(plan, e.id, "smear")[0], np.float32)
+    assert crispness(smear, background_of(plan, 256, 256), e.box, exclusions(plan, e))[0] >= CRISP_MIN["book"]
+    # a hard edge is 1; the same edge blurred over several pixels falls under the floor (a ramp tends to 1/3)
+    step = np.zeros((40, 40, 3), np.float32)
+    step[10:30, 10:30] = 200.0
+    flat = np.zeros_like(step)
+    assert edge_sharpness(step, flat, (0.0, 0.0, 1.0, 1.0)) == 1.0
+    soft = np.asarray(Image.fromarray(step.astype(np.uint8)).filter(ImageFilter.GaussianBlur(3)), np.float32)
+    assert edge_sharpness(soft, flat, (0.0, 0.0, 1.0, 1.0)) < SHARP_MIN
+
+
 def test_soft_rim_for_things_whose_outline_does_not_stand_out():
     """A yellow moon at night: its dark outline lies between the sky and its fill, so it is held to an
     anti-aliased rim instead of crispness; the clean render has one, a smear (a hard-edged closing) does not."""

@@ -139,6 +139,21 @@ def test_eval_suite_writes_reports_and_resumes(tmp_path):
         run_eval(tmp_path, modes=("dream",), n=2)
 
 
+def test_eval_headline_counts_identity_and_reads_older_results():
+    from thinkdraw.eval.suite import EvalResult, summarise
+
+    base = {"index": 0, "mode": "think", "category": "single_object", "prompt": "a ball", "seconds": 0.1}
+    blob = {"kind": "identity", "target": "ball_1", "passed": False, "detail": "ball: a blob"}
+    here = {"kind": "present", "target": "ball_1", "passed": True, "detail": ""}
+    new = EvalResult(**base, correct=False, correct_agnostic=True, facts=[here, blob])
+    # a line written before identity was the headline: correct was class-agnostic, correct_identity the other
+    old = EvalResult(**{**base, "index": 1}, correct=True, correct_identity=False, facts=[here, blob])
+    assert (old.correct, old.correct_agnostic) == (False, True)
+    rep = summarise([new, old], 2, 0, ("think",), ("single_object",)).modes["think"]
+    assert rep.overall == 0.0 and rep.overall_agnostic == 1.0 and rep.by_category == {"single_object": 0.0}
+    assert rep.facts == 0.5 and rep.facts_by_kind == {"identity": 0.0, "present": 1.0}
+
+
 def test_eval_suite_runs_engine_modes(tmp_path, tiny_renderer):
     from thinkdraw import Engine
     from thinkdraw.eval.suite import run_eval

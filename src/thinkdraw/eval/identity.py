@@ -21,8 +21,9 @@ thing is held to the detail floor ``MIN_DETAIL`` (a flat or smeared blob of the 
 parts) and to an anti-aliased rim (``soft_rim``, ``RIM_MIN``). A thing held to crispness is not also held to the
 detail floor: on tuning renders crispness caught every blob the detail floor caught, while the detail match of
 a clean thing drops whenever its outline's named colour flips with the world's brightness jitter (a purple
-triangle's dark outline is named black or brown). Floors are calibrated on tuning plans, not on the validation
-plans.
+triangle's dark outline is named black or brown). Every thing is also held to an edge-sharpness floor
+(``edge_sharpness``, ``SHARP_MIN``): a heavy blur or a smear spreads its edges over several pixels. Floors are
+calibrated on tuning plans, not on the validation plans.
 
 Cells that other planned things overlap, and a carrier's text box, are left out of the comparison.
 Templates are cached per (category, colour, aspect bin); after warm-up a box costs a few milliseconds.
@@ -91,6 +92,17 @@ RIM_MIN = 0.4
 # crisp steps (0.6-1.6) even where its match is lower (a thinner crescent: 0.76).
 SOFT_LAYOUT = {"moon": 0.786}
 SOFT_MARGIN, SOFT_MARGIN_FLAT, FLAT_CRISP = 0.1, 0.02, 0.1
+# ... and every thing, held to crispness or not, must have sharp edges: ``edge_sharpness`` (the median, over the
+# places in and around it where the colour changes by more than SHARP_DIFF across 3 pixels, of the largest
+# one-pixel step's share of that change: 1 for a hard edge, about 0.5 for an anti-aliased one, 1/3 for a ramp)
+# reaches SHARP_MIN: halfway between a ramp's 1/3 and the lowest seen on clean sketch renders of tuning plans
+# (0.584, a heart, over 439 things of tune/0's 200 plans; ``bench_identity.py --calibrate``). A heavy blur spreads
+# every edge over several pixels (0.35-0.40) and a smear its inner edges (0.35-0.46), where crispness and the soft
+# rim let some of them through: a small book's pages, a black star or a poster at night. Fewer than SHARP_N such
+# places: not held to it.
+SHARP_DIFF = 60.0
+SHARP_MIN = 0.459
+SHARP_N = 10
 STEP = 30.0  # a crisp step: neighbouring object pixels this far apart (RGB L1) and STEP_SHARE of the brighter's
 STEP_SHARE = 0.15  # L1 (a brown's outline is only 0.45 of it darker, less after anti-aliasing) ...
 MIX_TOL = 0.05  # ... the outer not within this share of the background-to-inner distance of that segment
@@ -273,6 +285,26 @@ def crispness(img: np.ndarray, bg: np.ndarray, box, exclude=()) -> tuple[float, 
     return steps / max(1, border), border
 
 
+def edge_sharpness(img: np.ndarray, bg: np.ndarray, box, exclude=()) -> float:
+    """How sharp the thing's edges are (see SHARP_MIN): over every run of 4 pixels along a row or column of the
+    box, outside the ``exclude`` boxes and touching an object pixel, whose ends differ by more than SHARP_DIFF
+    (RGB L1), the largest of its three one-pixel steps over the whole change; the median of those. -1 when there
+    are fewer than SHARP_N such runs."""
+    crop, bgc, keep = _crop_keep(img, bg, box, exclude)
+    m = object_mask(crop, bgc) & keep
+    ratios = []
+    for a, mm in ((crop, m), (crop.transpose(1, 0, 2), m.T)):
+        if a.shape[1] < 4:
+            continue
+        d1 = np.abs(np.diff(a, axis=1)).sum(-1)
+        d3 = np.abs(a[:, 3:] - a[:, :-3]).sum(-1)
+        top = np.maximum(np.maximum(d1[:, :-2], d1[:, 1:-1]), d1[:, 2:])
+        sel = (d3 > SHARP_DIFF) & (mm[:, :-3] | mm[:, 1:-2] | mm[:, 2:-1] | mm[:, 3:])
+        ratios.append(top[sel] / d3[sel])
+    r = np.concatenate(ratios) if ratios else np.zeros(0)
+    return float(np.median(r)) if len(r) >= SHARP_N else -1.0
+
+
 def _crop_keep(img: np.ndarray, bg: np.ndarray, box, exclude=()):
     """(crop, its background, keep mask) of ``box`` (0..1) in ``img``: keep is False under the ``exclude`` boxes."""
     h, w = img.shape[:2]
@@ -384,10 +416,12 @@ def identity(img: np.ndarray, bg: np.ndarray, plan: ScenePlan, entity_id: str) -
     lfloor = 0.0
     if not held and e.category in SOFT_LAYOUT:
         lfloor = SOFT_LAYOUT[e.category] - (SOFT_MARGIN_FLAT if crisp < FLAT_CRISP else SOFT_MARGIN)
+    sharp = edge_sharpness(img, bg, e.box, exclude)
     ok = (layout[best] <= mine + MARGIN and detail[e.category] >= floor and crisp >= cfloor
-          and (rim < 0 or rim >= RIM_MIN) and mine >= lfloor)
+          and (rim < 0 or rim >= RIM_MIN) and mine >= lfloor and (sharp < 0 or sharp >= SHARP_MIN))
     top = max(layout, key=layout.get)
     rim_s = "" if rim < 0 else f", soft rim {rim:.2f} (floor {RIM_MIN:.2f})"
+    rim_s += "" if sharp < 0 else f", sharpness {sharp:.2f} (floor {SHARP_MIN:.2f})"
     if lfloor:
         rim_s += f", layout floor {lfloor:.2f}"
     return IdentityResult(ok, detail[e.category], top, layout[top],

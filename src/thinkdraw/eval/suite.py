@@ -9,8 +9,11 @@ Every chosen mode draws every prompt (same seed per prompt); ``sketch`` is the o
 renderer drawing the plan exactly). Each image is judged against the reference plan (the rules
 planner's plan for the prompt, what think mode draws from) by ``eval.fidelity.score_image``: the world's
 own machinery and Tesseract, no learned model, so it is independent of the critic that reflection uses
-inside the loop. A prompt counts as correct when every one of its facts passes (GenEval's rule); a
-category's score is the share of its prompts that are correct; ``overall`` is the mean over categories.
+inside the loop. A prompt counts as correct when every one of its facts passes (GenEval's rule), identity
+included (is what stands in each planned box that kind of thing? eval/identity.py); a category's score is the
+share of its prompts that are correct; ``overall`` is the mean over categories. The class-agnostic verdict
+(every fact but identity: a blob of the right colour in place passes) is reported beside it as
+``overall_agnostic``, the headline before the identity judge met its validation bars (docs/eval.md).
 
 Outputs in ``out``: ``results.jsonl`` (one line per prompt and mode, appended and fsynced as it goes: a
 crashed, interrupted or killed run resumes where it stopped; ``--workers N`` draws in N processes), ``report.json``, ``report.md`` (table) and ``report.png``
@@ -26,7 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from thinkdraw.engine import MODES
 
@@ -55,20 +58,33 @@ class EvalResult(BaseModel):
     mode: str
     category: str
     prompt: str
-    correct: bool  # every fact but identity passes (the validated class-agnostic verdict)
-    correct_identity: bool | None = None  # every fact passes, identity included (None: not judged)
+    correct: bool  # every fact passes, identity included (the headline verdict)
+    correct_agnostic: bool | None = None  # every fact but identity passes (the class-agnostic verdict)
     facts: list[dict] = Field(default_factory=list)  # {kind, target, passed, detail}
     seconds: float
     rounds: int = 0
     timings: dict[str, float] = Field(default_factory=dict)  # the engine's per-stage seconds
 
+    @model_validator(mode="before")
+    @classmethod
+    def _from_before_identity_was_headline(cls, data):
+        """A results.jsonl line written before identity became the headline: its ``correct`` was the
+        class-agnostic verdict and ``correct_identity`` the one with identity; read it in today's terms."""
+        if isinstance(data, dict) and "correct_identity" in data and "correct_agnostic" not in data:
+            data = dict(data)
+            ident = data.pop("correct_identity")
+            data["correct_agnostic"] = data.get("correct")
+            if ident is not None:
+                data["correct"] = ident
+        return data
+
 
 class ModeReport(BaseModel):
-    overall: float  # mean over categories of the share of prompts correct (class-agnostic, validated)
+    overall: float  # mean over categories of the share of prompts correct, identity facts included
     by_category: dict[str, float]
-    overall_identity: float | None = None  # the same, counting identity facts too (judge under validation)
-    by_category_identity: dict[str, float] = Field(default_factory=dict)
-    facts: float
+    overall_agnostic: float | None = None  # the same, not counting identity facts (a blob in place passes)
+    by_category_agnostic: dict[str, float] = Field(default_factory=dict)
+    facts: float  # share of all facts that pass, identity facts included
     facts_by_kind: dict[str, float]
     median_latency_s: float
     mean_latency_s: float
@@ -83,8 +99,8 @@ class EvalReport(BaseModel):
     seed: int
     modes: dict[str, ModeReport]
     scorer: str = ("eval.fidelity.score_image: world machinery + Tesseract, no learned model; identity facts "
-                   "(silhouette and colour layout matched against the world's own drawers, eval/identity.py) "
-                   "reported beside the class-agnostic verdict")
+                   "(silhouette, colour layout and sharpness against the world's own drawers, eval/identity.py) "
+                   "counted in every verdict but the class-agnostic one")
 
 
 def eval_items(n: int, seed: int = 0, categories: tuple[str, ...] = EVAL_CATEGORIES) -> list[EvalItem]:
@@ -174,8 +190,9 @@ class EvalTask:
             write_image(img, Path(self.out) / "images" / f"{mode}-{it.index:03d}.png", plan, prompt=it.prompt,
                         seed=it.seed, mode=mode)
         return EvalResult(index=it.index, mode=mode, category=it.category, prompt=it.prompt,
-                          correct=all(x.passed for x in fid.facts if x.kind != "identity"),
-                          correct_identity=bool(fid.all_passed), seconds=secs, rounds=rounds,
+                          correct=bool(fid.all_passed),
+                          correct_agnostic=all(x.passed for x in fid.facts if x.kind != "identity"),
+                          seconds=secs, rounds=rounds,
                           timings={k: round(v, 5) for k, v in timings.items()},
                           facts=[{"kind": x.kind, "target": x.target, "passed": bool(x.passed), "detail": x.detail}
                                  for x in fid.facts])
@@ -286,20 +303,19 @@ def summarise(results: list[EvalResult], n: int, seed: int, modes, categories) -
         rs = [r for r in results if r.mode == mode]
         by_cat = {c: [r.correct for r in rs if r.category == c] for c in categories}
         by_cat_score = {c: sum(v) / len(v) for c, v in by_cat.items() if v}
-        by_cat_id = {c: [r.correct_identity for r in rs if r.category == c and r.correct_identity is not None]
+        by_cat_ag = {c: [r.correct_agnostic for r in rs if r.category == c and r.correct_agnostic is not None]
                      for c in categories}
-        by_cat_id_score = {c: sum(v) / len(v) for c, v in by_cat_id.items() if v}
+        by_cat_ag_score = {c: sum(v) / len(v) for c, v in by_cat_ag.items() if v}
         facts = [x for r in rs for x in r.facts]
         kinds = sorted({x["kind"] for x in facts})
-        agnostic = [x for x in facts if x["kind"] != "identity"]
         secs = [r.seconds for r in rs]
         refine = [v for r in rs for k, v in r.timings.items() if k.startswith("refine_")]
         checks = [r.timings["reflect"] for r in rs if "reflect" in r.timings]
         reports[mode] = ModeReport(
             overall=sum(by_cat_score.values()) / max(1, len(by_cat_score)), by_category=by_cat_score,
-            overall_identity=(sum(by_cat_id_score.values()) / len(by_cat_id_score)) if by_cat_id_score else None,
-            by_category_identity=by_cat_id_score,
-            facts=sum(x["passed"] for x in agnostic) / max(1, len(agnostic)),
+            overall_agnostic=(sum(by_cat_ag_score.values()) / len(by_cat_ag_score)) if by_cat_ag_score else None,
+            by_category_agnostic=by_cat_ag_score,
+            facts=sum(x["passed"] for x in facts) / max(1, len(facts)),
             facts_by_kind={k: sum(x["passed"] for x in facts if x["kind"] == k) /
                            sum(1 for x in facts if x["kind"] == k) for k in kinds},
             median_latency_s=statistics.median(secs) if secs else 0.0,
@@ -312,16 +328,15 @@ def summarise(results: list[EvalResult], n: int, seed: int, modes, categories) -
 def markdown(report: EvalReport, categories=EVAL_CATEGORIES) -> str:
     modes = list(report.modes)
     lines = [f"thinkdraw eval: {report.n_prompts} held-out prompts, seed {report.seed}; scorer: {report.scorer}", "",
-             "Rows per category and **overall**: the validated class-agnostic verdict (a blob of the right colour "
-             "in place passes). **with identity**: the same prompts counting identity facts too (is each planned "
-             "thing recognisably its kind?); that judge is still under its validation bars (docs/eval.md).",
+             "Rows per category and **overall**: prompts fully right, every fact passing, identity included (is "
+             "each planned thing recognisably its kind? docs/eval.md). **class-agnostic**: the same prompts not "
+             "counting identity (a blob of the right colour in place passes), the headline before issue 11.",
              "",
              "| category | " + " | ".join(modes) + " |", "|---|" + "---:|" * len(modes)]
     for c in categories:
         lines.append(f"| {c} | " + " | ".join(_cell(report.modes[m].by_category.get(c)) for m in modes) + " |")
     lines.append("| **overall** | " + " | ".join(f"**{report.modes[m].overall:.3f}**" for m in modes) + " |")
-    lines.append("| **with identity** | " + " | ".join(f"**{_cell(report.modes[m].overall_identity)}**"
-                                                       for m in modes) + " |")
+    lines.append("| class-agnostic | " + " | ".join(_cell(report.modes[m].overall_agnostic) for m in modes) + " |")
     lines.append("| facts | " + " | ".join(f"{report.modes[m].facts:.3f}" for m in modes) + " |")
     lines.append("| identity facts | " + " | ".join(_cell(report.modes[m].facts_by_kind.get("identity"))
                                                     for m in modes) + " |")
@@ -391,7 +406,7 @@ def bar_chart(report: EvalReport, path: Path, categories=EVAL_CATEGORIES) -> Non
         label = f"{m} ({1000 * report.modes[m].median_latency_s:.0f} ms)"
         d.text((lx + 20, 20), label, fill="black", font=font)
         lx += 40 + int(d.textlength(label, font=font))
-    d.text((left, H - 28), f"share of prompts fully correct, {report.n_prompts} held-out prompts; "
+    d.text((left, H - 28), f"share of prompts fully correct (identity included), {report.n_prompts} held-out prompts; "
                            f"median latency per image in the legend", fill=(80, 80, 80), font=font)
     img.save(path)
 
