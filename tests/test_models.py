@@ -292,6 +292,41 @@ def test_critic_without_verifier_still_judges_from_the_segmenter():
     assert critic.verifier is None and clean.score == 1.0
 
 
+class _ScriptedVerifier(torch.nn.Module):
+    """A box verifier whose every answer is the given category probabilities (colour: none)."""
+
+    def __init__(self, probs: dict[str, float]):
+        super().__init__()
+        from thinkdraw.models.verifier import VerifierConfig
+        from thinkdraw.world.vocab import CATEGORY_NAMES
+
+        self.config = VerifierConfig()
+        p = torch.full((self.config.n_cats,), 1e-6)
+        for name, v in probs.items():
+            p[0 if name == "nothing" else CATEGORY_NAMES.index(name) + 1] = v
+        self.logits = p.log()
+
+    def forward(self, x):
+        n = x.shape[0]
+        return self.logits.expand(n, -1), torch.zeros(n, self.config.n_colors)
+
+
+def test_critic_takes_a_share_of_the_kind_between_kinds_but_never_against_nothing():
+    from thinkdraw.reflect.builtin import BuiltinCritic
+    from thinkdraw.world.render import render_scene
+
+    _, plan = plan_prompt("a ball", seed=0)
+    img = render_scene(plan, seed=0).image
+
+    def presence(probs):
+        crit = BuiltinCritic(verifier=_ScriptedVerifier(probs), ocr=False).check(img, plan)
+        return next(c for c in crit.checks if c.kind == "presence")
+
+    assert presence({"ball": 0.3, "apple": 0.7}).passed  # a ball somewhat like an apple: still a ball
+    assert presence({"ball": 0.6, "nothing": 0.4}).passed  # its likeliest answer
+    miss = presence({"ball": 0.4, "nothing": 0.6})  # what the verifier takes first for no thing is a blob
+    assert not miss.passed and "mostly nothing" in miss.observed
+
 def test_bundled_critic_passes_a_clean_render_and_flags_a_missing_object():
     from thinkdraw.models.bundled import CRITIC_FILE
     from thinkdraw.models.weights import WEIGHTS_DIR
