@@ -176,7 +176,7 @@ def choose_turn(plan, kind: str, rng: random.Random) -> Turn | None:
         if new:
             n = rng.choice(new)
             c = rng.choice(COLOURS)
-            return Turn(kind, f"add a {c} {n}", None, {"category": n, "color": c})
+            return Turn(kind, f"add {'an' if c[0] in 'aeiou' else 'a'} {c} {n}", None, {"category": n, "color": c})
     if kind == "text":
         ts = [t for t in plan.texts if t.on and plan.entity(t.on) is not None and ref(plan, plan.entity(t.on))]
         if ts:
