@@ -121,3 +121,19 @@ def test_a_row_under_a_narrow_thing_reaches_past_its_sides_and_each_one_stays_un
     for c in cars:
         assert (c.box[2] - c.box[0]) * 256 >= 18  # were squeezed into the balloon's width: 9 px each
         assert relation_holds("under", c.box, balloon.box)
+
+
+def test_a_large_thing_is_big_in_the_picture_not_only_for_its_kind():
+    from thinkdraw.think import plan_prompt
+    from thinkdraw.world.layout import LARGE_MIN_WIDTH, check_layout
+
+    _, plan = plan_prompt("draw a huge cup and two moons", seed=0)
+    cup = next(e for e in plan.entities if e.category == "cup")
+    moons = [e for e in plan.entities if e.category == "moon"]
+    assert cup.attributes.size == "large" and not check_layout(plan)
+    assert cup.box[2] - cup.box[0] >= LARGE_MIN_WIDTH - 1e-6
+    assert all(cup.box[2] - cup.box[0] > m.box[2] - m.box[0] for m in moons)  # was 0.15 against the moons' 0.18
+    _, small = plan_prompt("a small cup", seed=0)
+    _, plain = plan_prompt("a cup", seed=0)
+    w = [p.entities[0].box[2] - p.entities[0].box[0] for p in (small, plain)]
+    assert w[0] < w[1] < LARGE_MIN_WIDTH  # the other sizes stay relative to the kind
