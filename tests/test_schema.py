@@ -62,3 +62,10 @@ def test_plan_version_is_checked():
     with pytest.raises(ValidationError, match="unsupported plan version"):
         ScenePlan(version="2.0")
     assert ScenePlan(version="1.3").version == "1.3"
+
+
+def test_with_article_is_the_one_rule_every_stage_writes():
+    from thinkdraw.plan.words import with_article
+
+    assert [with_article(w) for w in ("ball", "apple", "orange star", "Umbrella")] == [
+        "a ball", "an apple", "an orange star", "an Umbrella"]

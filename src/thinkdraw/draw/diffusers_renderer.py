@@ -50,6 +50,7 @@ from PIL import Image
 
 from thinkdraw.draw.base import DrawResult, ProgressCallback
 from thinkdraw.plan.schema import Entity, ScenePlan
+from thinkdraw.plan.words import with_article
 
 MODEL_ENV = "THINKDRAW_DIFFUSERS_MODEL"
 SD_PIPELINES = ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline", "StableDiffusionInpaintPipeline",
@@ -186,8 +187,7 @@ def entity_prompt(e: Entity, style: str = "") -> str:
     """What one box is asked to hold: 'a red apple', 'a wooden table'."""
     a = e.attributes
     words = " ".join(w for w in (a.color, a.material, e.noun) if w)
-    art = "an" if words[:1].lower() in "aeiou" else "a"
-    return f"{art} {words}" + (f", {style}" if style else "")
+    return with_article(words) + (f", {style}" if style else "")
 
 
 def background_prompt(plan: ScenePlan) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from thinkdraw.edit.geometry import relation_holds
 from thinkdraw.plan.schema import Entity, ScenePlan, box_center
+from thinkdraw.plan.words import with_article
 from thinkdraw.think.lexicon import NUMBER_WORDS
 from thinkdraw.think.rules import category_of, color_of, is_plural, singularize
 from thinkdraw.world.vocab import CATEGORIES, SIZE_SYNONYMS
@@ -97,7 +98,7 @@ def inventory(plan: ScenePlan) -> str:
 
 
 def _a(noun: str) -> str:
-    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+    return with_article(noun)
 
 
 def _plural(noun: str) -> str:

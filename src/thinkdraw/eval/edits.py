@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from thinkdraw.plan.schema import ScenePlan
+from thinkdraw.plan.words import with_article
 
 KINDS = ("add", "remove", "replace", "recolour", "move", "resize", "count", "text", "background", "time", "style")
 GLOBAL_KINDS = ("background", "time", "style")
@@ -176,7 +177,7 @@ def choose_turn(plan, kind: str, rng: random.Random) -> Turn | None:
         if new:
             n = rng.choice(new)
             c = rng.choice(COLOURS)
-            return Turn(kind, f"add {'an' if c[0] in 'aeiou' else 'a'} {c} {n}", None, {"category": n, "color": c})
+            return Turn(kind, f"add {with_article(f'{c} {n}')}", None, {"category": n, "color": c})
     if kind == "text":
         ts = [t for t in plan.texts if t.on and plan.entity(t.on) is not None and ref(plan, plan.entity(t.on))]
         if ts:

@@ -36,6 +36,7 @@ from thinkdraw.pixels import (
     tesseract_line,
 )
 from thinkdraw.plan.schema import Check, Critique, ScenePlan
+from thinkdraw.plan.words import with_article
 from thinkdraw.world.vocab import CATEGORIES, CATEGORY_NAMES, CATEGORY_SYNONYMS, COLOR_NAMES
 
 PRESENT_FILL = 0.15  # share of the box that must be object (not background) pixels
@@ -55,7 +56,7 @@ def _a(noun: str) -> str:
     """'a ball', 'an apple' ('nothing' stays as it is)."""
     if noun in ("nothing", "unknown thing"):
         return noun
-    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+    return with_article(noun)
 
 
 def _where(box) -> str:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thinkdraw.config import Endpoint, Settings
 from thinkdraw.plan.schema import Check, Critique, ScenePlan, from_got, to_got
+from thinkdraw.plan.words import with_article
 
 SCHEMA_NAME = "thinkdraw_critique"
 MAX_SIDE = 1024  # the image is sent at most this large (longer side)
@@ -58,7 +59,7 @@ it (or that everything is right)."""
 
 
 def _a(noun: str) -> str:
-    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+    return with_article(noun)
 
 
 def _desc(e) -> str:
